@@ -1,0 +1,50 @@
+# Tale: build the book, tangle its code, run its tests.
+# `make book` and `make test` are all a newcomer needs (see README.md).
+
+PYTHON  ?= python3
+VENV    := .venv
+PY      := $(VENV)/bin/python
+SPHINX  := $(PY) -m sphinx -W --keep-going -n -q -c .
+HTML    := _build/html
+PORT    ?= 8000
+
+.PHONY: help book tangle check-tangle html serve test clean
+
+help:
+	@echo "make book          create .venv, tangle, build the HTML book"
+	@echo "make test          every check: tangle in sync, chapter examples, tests, HTML with -W"
+	@echo "make tangle        write code/ from the chapters"
+	@echo "make html          build the HTML book into $(HTML)"
+	@echo "make serve         serve the HTML book on http://127.0.0.1:$(PORT)/"
+	@echo "make clean         remove build outputs (keeps .venv and code/)"
+
+$(VENV)/.installed: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+book: $(VENV)/.installed tangle html
+	@echo "The book is at $(HTML)/index.html (make serve to read it in a browser)"
+
+tangle: $(VENV)/.installed
+	$(PY) tools/tangle.py
+
+check-tangle: $(VENV)/.installed
+	$(PY) tools/tangle.py --check
+
+html: $(VENV)/.installed
+	$(SPHINX) -b html book $(HTML)
+
+serve: html
+	@echo "Serving $(HTML) on http://127.0.0.1:$(PORT)/ (Ctrl-C to stop)"
+	$(PY) -m http.server --bind 127.0.0.1 --directory $(HTML) $(PORT)
+
+test: $(VENV)/.installed
+	$(PY) tools/tangle.py --check
+	$(SPHINX) -b html book $(HTML)
+	$(PY) -m pytest
+
+clean:
+	rm -rf _build .pytest_cache
+	find . -name __pycache__ -not -path './$(VENV)/*' -prune -exec rm -rf {} +

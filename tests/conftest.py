@@ -1,0 +1,17 @@
+"""Shared test set-up, and a summary of what ran."""
+import collections
+
+
+def pytest_terminal_summary(terminalreporter):
+    counts = collections.Counter()
+    for outcome in ("passed", "failed", "error", "skipped"):
+        for report in terminalreporter.stats.get(outcome, []):
+            if getattr(report, "when", "call") != "call" and outcome != "error":
+                continue
+            kind = "chapter examples" if report.nodeid.startswith("book/") else "tests"
+            counts[kind, outcome] += 1
+    terminalreporter.write_sep("=", "what ran")
+    for kind in ("chapter examples", "tests"):
+        parts = [f"{counts[kind, o]} {o}" for o in ("passed", "failed", "error", "skipped")
+                 if counts[kind, o]]
+        terminalreporter.write_line(f"{kind}: {', '.join(parts) or 'none'}")

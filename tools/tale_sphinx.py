@@ -1,0 +1,167 @@
+"""Sphinx support for a book whose listings are tangled by entangled.
+
+1. Entangled's fences, ```{.python file=code/x.py} and ```{.python #block-id},
+   are rewritten on ``source-read`` into our ``tangle`` directive, a code block
+   whose caption says where the listing goes: the file it is written to, or the
+   name of the block and the file(s) it ends up in, plus the optional
+   ``action="..."`` attribute of the fence ("new file", "replaces «x»", ...).
+2. ``stage`` shows a whole tangled file with the lines that are new since a
+   previous stage emphasised, so a chapter can end with its complete program.
+
+A fence that is not entangled's (```python, ```text, ...) is left to MyST.
+"""
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import tomllib
+from collections import defaultdict
+from pathlib import Path
+
+from docutils.parsers.rst import directives
+from sphinx.directives.code import CodeBlock, LiteralInclude
+from sphinx.errors import ExtensionError
+
+FENCE = re.compile(
+    r"^(?P<indent>[ \t]*)(?P<ticks>`{3,})\{\.(?P<lang>[\w+-]+)(?P<attrs>[^}]*)\}[ \t]*$",
+    re.MULTILINE)
+ATTR = re.compile(r'(\w+)=("[^"]*"|\S+)')
+BLOCK_ID = re.compile(r"#([\w-]+)")
+REFERENCE = re.compile(r"^[ \t]*<<([\w-]+)>>[ \t]*$", re.MULTILINE)
+
+
+def parse_attrs(text: str) -> dict[str, str]:
+    attrs = {key: value.strip('"') for key, value in ATTR.findall(text)}
+    ids = BLOCK_ID.findall(ATTR.sub("", text))
+    if ids:
+        attrs["id"] = ids[0]
+    return attrs
+
+
+def read_blocks(root: Path, chapters: list[str]):
+    """Yield (chapter, attrs, body) for every entangled block in the book."""
+    for chapter in chapters:
+        text = (root / chapter).read_text()
+        for match in FENCE.finditer(text):
+            ticks = match["ticks"]
+            end = text.find("\n" + match["indent"] + ticks, match.end())
+            body = text[match.end():end]
+            yield chapter, parse_attrs(match["attrs"]), body
+
+
+def block_targets(root: Path, chapters: list[str]) -> dict[str, list[str]]:
+    """Map each block id to the files it is tangled into, in book order."""
+    parents: dict[str, list[str]] = defaultdict(list)   # id -> ids or files using it
+    for _chapter, attrs, body in read_blocks(root, chapters):
+        user = attrs.get("file") or "#" + attrs.get("id", "")
+        for ref in REFERENCE.findall(body):
+            if user not in parents[ref]:
+                parents[ref].append(user)
+
+    def resolve(name: str, seen: frozenset = frozenset()) -> list[str]:
+        found: list[str] = []
+        for user in parents.get(name, []):
+            if user.startswith("#"):
+                if user[1:] not in seen:
+                    found += resolve(user[1:], seen | {name})
+            else:
+                found.append(user)
+        return list(dict.fromkeys(found))
+
+    return {name: resolve(name) for name in parents}
+
+
+def describe_files(paths: list[str]) -> str:
+    if not paths:
+        return "not used by any file"
+    first = f"``{paths[0]}``"
+    if len(paths) == 1:
+        return first
+    rest = len(paths) - 1
+    return f"{first} and {rest} later file{'s' if rest > 1 else ''}"
+
+
+class TangleBlock(CodeBlock):
+    """A listing that entangled writes to a file; its caption says where."""
+
+    option_spec = dict(CodeBlock.option_spec, file=directives.unchanged,
+                       id=directives.unchanged, action=directives.unchanged)
+
+    def run(self):
+        targets = self.env.app.tale_targets
+        action = self.options.get("action")
+        if "file" in self.options:
+            caption = f"``{self.options['file']}``"
+        elif "id" in self.options:
+            name = self.options["id"]
+            caption = f"«{name}» in {describe_files(targets.get(name, []))}"
+        else:
+            raise self.error("a tangled block needs file=... or #block-id")
+        if action:
+            caption += f" — {action}"
+        self.options["caption"] = caption
+        if "id" in self.options:
+            self.options.setdefault("name", "block-" + self.options["id"])
+        return super().run()
+
+
+class StageListing(LiteralInclude):
+    """The whole of a tangled file, lines new since ``:previous:`` emphasised."""
+
+    option_spec = dict(LiteralInclude.option_spec, previous=directives.unchanged)
+
+    def run(self):
+        root = Path(self.env.app.confdir)
+        target = self.arguments[0]
+        here = Path(self.env.doc2path(self.env.docname)).parent
+        new_lines = (root / target).read_text().splitlines()
+        self.arguments[0] = os.path.relpath(root / target, here)
+        self.options.setdefault("language", "python")
+        self.options.setdefault("linenos", True)
+        previous = self.options.get("previous")
+        if previous:
+            old_lines = (root / previous).read_text().splitlines()
+            marked = []
+            matcher = difflib.SequenceMatcher(None, old_lines, new_lines, autojunk=False)
+            for tag, _i1, _i2, j1, j2 in matcher.get_opcodes():
+                if tag in ("replace", "insert"):
+                    marked += [n + 1 for n in range(j1, j2) if new_lines[n].strip()]
+            if marked:
+                self.options["emphasize-lines"] = ",".join(map(str, marked))
+            note = f"; lines new or changed since ``{previous}`` are highlighted"
+        else:
+            note = ""
+        self.options.setdefault("caption", f"The whole of ``{target}``{note}")
+        return super().run()
+
+
+def rewrite_fences(app, docname, source):
+    def replace(match):
+        attrs = parse_attrs(match["attrs"])
+        if "file" not in attrs and "id" not in attrs:
+            return match.group(0)
+        options = "".join(f"{match['indent']}:{key}: {value}\n"
+                          for key, value in attrs.items())
+        return (f"{match['indent']}{match['ticks']}{{tangle}} {match['lang']}\n"
+                f"{options}".rstrip("\n"))
+    source[0] = FENCE.sub(replace, source[0])
+
+
+def collect_targets(app):
+    root = Path(app.confdir)
+    config = root / "entangled.toml"
+    with open(config, "rb") as f:
+        chapters = tomllib.load(f)["watch_list"]
+    missing = [c for c in chapters if not (root / c).exists()]
+    if missing:
+        raise ExtensionError(f"entangled.toml lists missing chapters: {missing}")
+    app.tale_targets = block_targets(root, chapters)
+
+
+def setup(app):
+    app.connect("builder-inited", collect_targets)
+    app.connect("source-read", rewrite_fences)
+    app.add_directive("tangle", TangleBlock)
+    app.add_directive("stage", StageListing)
+    return {"parallel_read_safe": True, "version": "1"}
