@@ -7,6 +7,8 @@
    ``action="..."`` attribute of the fence ("new file", "replaces «x»", ...).
 2. ``stage`` shows a whole tangled file with the lines that are new since a
    previous stage emphasised, so a chapter can end with its complete program.
+3. Chapters are numbered straight through the book, although each Part is its
+   own numbered toctree (Sphinx would start every Part again at 1).
 
 A fence that is not entangled's (```python, ```text, ...) is left to MyST.
 """
@@ -19,7 +21,9 @@ import tomllib
 from collections import defaultdict
 from pathlib import Path
 
+from docutils import nodes
 from docutils.parsers.rst import directives
+from sphinx import addnodes
 from sphinx.directives.code import CodeBlock, LiteralInclude
 from sphinx.errors import ExtensionError
 
@@ -106,6 +110,14 @@ class TangleBlock(CodeBlock):
         return super().run()
 
 
+def changed_lines(old: list[str], new: list[str]) -> list[int]:
+    """Line numbers (from 1) of the non-blank lines of ``new`` that ``old`` lacks."""
+    matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
+    return [n + 1
+            for tag, _i1, _i2, j1, j2 in matcher.get_opcodes() if tag in ("replace", "insert")
+            for n in range(j1, j2) if new[n].strip()]
+
+
 class StageListing(LiteralInclude):
     """The whole of a tangled file, lines new since ``:previous:`` emphasised."""
 
@@ -122,11 +134,7 @@ class StageListing(LiteralInclude):
         previous = self.options.get("previous")
         if previous:
             old_lines = (root / previous).read_text().splitlines()
-            marked = []
-            matcher = difflib.SequenceMatcher(None, old_lines, new_lines, autojunk=False)
-            for tag, _i1, _i2, j1, j2 in matcher.get_opcodes():
-                if tag in ("replace", "insert"):
-                    marked += [n + 1 for n in range(j1, j2) if new_lines[n].strip()]
+            marked = changed_lines(old_lines, new_lines)
             if marked:
                 self.options["emphasize-lines"] = ",".join(map(str, marked))
             note = f"; lines new or changed since ``{previous}`` are highlighted"
@@ -159,7 +167,41 @@ def collect_targets(app):
     app.tale_targets = block_targets(root, chapters)
 
 
+def _shift(number, offset):
+    return (number[0] + offset, *number[1:]) if number else number
+
+
+def number_across_parts(app, env):
+    """Continue chapter numbers from one numbered toctree of the root to the next."""
+    try:
+        root = env.get_doctree(app.config.root_doc)
+    except FileNotFoundError:
+        return []
+    offset, shifted = 0, []
+    for toctree in root.findall(addnodes.toctree):
+        if not toctree.get("numbered"):
+            continue
+        highest = 0
+        for _title, doc in toctree["entries"]:
+            numbers = env.toc_secnumbers.get(doc)
+            if not numbers:
+                continue
+            highest = max([highest] + [n[0] for n in numbers.values() if n])
+            if offset:
+                env.toc_secnumbers[doc] = {k: _shift(v, offset) for k, v in numbers.items()}
+                for ref in env.tocs[doc].findall(nodes.reference):
+                    if ref.get("secnumber"):
+                        ref["secnumber"] = list(_shift(ref["secnumber"], offset))
+                title = env.titles.get(doc)
+                if title is not None and title.get("secnumber"):
+                    title["secnumber"] = list(_shift(title["secnumber"], offset))
+                shifted.append(doc)
+        offset += highest
+    return shifted
+
+
 def setup(app):
+    app.connect("env-get-updated", number_across_parts, priority=900)
     app.connect("builder-inited", collect_targets)
     app.connect("source-read", rewrite_fences)
     app.add_directive("tangle", TangleBlock)

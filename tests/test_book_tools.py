@@ -1,0 +1,74 @@
+"""The Sphinx extension that captions listings, and the rendered book it produces."""
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tools"))
+import tale_sphinx  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def html():
+    """The built HTML book (``make test`` builds it first; otherwise build it here)."""
+    out = ROOT / "_build" / "html"
+    if not (out / "index.html").exists():
+        subprocess.run([sys.executable, "-m", "sphinx", "-W", "-q", "-c", str(ROOT), "-b",
+                        "html", str(ROOT / "book"), str(out)], check=True)
+    return out
+
+
+def test_fence_attributes_are_parsed():
+    attrs = tale_sphinx.parse_attrs(' file=code/x.py action="replaces «a-b»"')
+    assert attrs == {"file": "code/x.py", "action": "replaces «a-b»"}
+    assert tale_sphinx.parse_attrs(" #ch04-run")["id"] == "ch04-run"
+
+
+def test_blocks_are_traced_to_the_files_they_end_up_in(tmp_path):
+    (tmp_path / "a.md").write_text(
+        "```{.python file=code/one.py}\n<<outer>>\n```\n\n"
+        "```{.python #outer}\ndef f():\n    <<inner>>\n```\n\n"
+        "```{.python #inner}\nreturn 1\n```\n")
+    (tmp_path / "b.md").write_text("```{.python file=code/two.py}\n<<inner>>\n```\n")
+    targets = tale_sphinx.block_targets(tmp_path, ["a.md", "b.md"])
+    assert targets["outer"] == ["code/one.py"]
+    assert targets["inner"] == ["code/one.py", "code/two.py"]
+    assert tale_sphinx.describe_files(targets["inner"]) == "``code/one.py`` and 1 later file"
+
+
+def test_every_tangled_listing_has_a_caption(html):
+    checked = 0
+    for chapter in (ROOT / "book").glob("*.md"):
+        fences = len(tale_sphinx.FENCE.findall(chapter.read_text()))
+        if not fences:
+            continue
+        page = (html / chapter.with_suffix(".html").name).read_text()
+        captions = re.findall(r'<div class="code-block-caption"><span class="caption-text">(.*?)</span>',
+                              page, re.S)
+        tangled = [c for c in captions if "code/" in c or "«" in c]
+        assert len(tangled) >= fences, f"{chapter.name}: {fences} listings, {len(tangled)} captioned"
+        checked += fences
+    assert checked > 0
+
+
+def test_chapters_are_numbered_straight_through_the_parts(html):
+    index = (html / "index.html").read_text()
+    numbers = re.findall(r'toctree-l1"><a class="reference internal" href="ch(\d\d)-[^"]*">(\d+)\. ',
+                         index)
+    assert numbers, "no numbered chapters in the table of contents"
+    for file_number, shown in numbers:
+        assert int(file_number) == int(shown)
+
+
+def test_stage_listing_marks_new_and_changed_lines():
+    old = ["def run():", "    pass", "", "x = 1"]
+    new = ["import os", "def run():", "    return 2", "", "", "x = 1"]
+    assert tale_sphinx.changed_lines(old, new) == [1, 3]
+
+
+def test_stage_listing_highlights_lines_in_html(html, tmp_path):
+    pages = [p for p in html.glob("ch*.html") if "The whole of" in p.read_text()]
+    assert pages, "no chapter ends with a whole-stage listing"
