@@ -6,15 +6,17 @@ VENV    := .venv
 PY      := $(VENV)/bin/python
 SPHINX  := $(PY) -m sphinx -W --keep-going -n -q -c .
 HTML    := _build/html
+LATEX   := _build/latex
 PORT    ?= 8000
 
-.PHONY: help book tangle check-tangle html serve test clean
+.PHONY: help book tangle check-tangle html pdf serve test clean
 
 help:
 	@echo "make book          create .venv, tangle, build the HTML book"
 	@echo "make test          every check: tangle in sync, chapter examples, tests, HTML with -W"
 	@echo "make tangle        write code/ from the chapters"
 	@echo "make html          build the HTML book into $(HTML)"
+	@echo "make pdf           build the PDF book (LaTeX, xelatex) into $(LATEX)/tale.pdf"
 	@echo "make serve         serve the HTML book on http://127.0.0.1:$(PORT)/"
 	@echo "make clean         remove build outputs (keeps .venv and code/)"
 
@@ -35,6 +37,23 @@ check-tangle: $(VENV)/.installed
 
 html: $(VENV)/.installed
 	$(SPHINX) -b html book $(HTML)
+
+# The PDF needs TeX; without it, say exactly what to install and fail.
+TEX_PACKAGES := latexmk texlive-latex-extra texlive-fonts-recommended texlive-xetex fonts-freefont-otf xindy
+pdf: $(VENV)/.installed
+	@missing=""; \
+	for tool in xelatex latexmk xindy; do command -v $$tool >/dev/null || missing="$$missing $$tool"; done; \
+	kpsewhich fncychap.sty >/dev/null 2>&1 || missing="$$missing fncychap.sty"; \
+	fc-list 2>/dev/null | grep -q FreeSerif || missing="$$missing FreeSerif"; \
+	if [ -n "$$missing" ]; then \
+	  echo "make pdf: TeX is missing:$$missing"; \
+	  echo "Install it (Debian/Ubuntu): apt-get install $(TEX_PACKAGES)"; \
+	  exit 1; \
+	fi
+	$(SPHINX) -b latex book $(LATEX)
+	$(MAKE) -C $(LATEX) all-pdf LATEXMKOPTS="-silent -halt-on-error" >$(LATEX)/build.log 2>&1 \
+	  || { tail -40 $(LATEX)/build.log; echo "make pdf: LaTeX failed, see $(LATEX)/build.log"; exit 1; }
+	@echo "The PDF book is at $(LATEX)/tale.pdf"
 
 serve: html
 	@echo "Serving $(HTML) on http://127.0.0.1:$(PORT)/ (Ctrl-C to stop)"
