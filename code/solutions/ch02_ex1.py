@@ -1,0 +1,12 @@
+"""Chapter 2, exercise 1: a trap written as a class with __await__."""
+
+
+class Ask:
+    """Awaiting Ask(*request) hands the request to the driver, returns its answer."""
+
+    def __init__(self, *request):
+        self.request = request
+
+    def __await__(self):
+        answer = yield self.request
+        return answer
