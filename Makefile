@@ -9,7 +9,7 @@ HTML    := _build/html
 LATEX   := _build/latex
 PORT    ?= 8000
 
-.PHONY: help book tangle check-tangle html pdf serve test clean
+.PHONY: help book tangle check-tangle html pdf serve test clean bench
 
 help:
 	@echo "make book          create .venv, tangle, build the HTML book"
@@ -19,6 +19,7 @@ help:
 	@echo "make pdf           build the PDF book (LaTeX, xelatex) into $(LATEX)/tale.pdf"
 	@echo "make serve         serve the HTML book on http://127.0.0.1:$(PORT)/"
 	@echo "make clean         remove build outputs (keeps .venv and code/)"
+	@echo "make bench         install the peers, benchmark tale against them into book/results/"
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -67,3 +68,8 @@ test: $(VENV)/.installed
 clean:
 	rm -rf _build .pytest_cache
 	find . -name __pycache__ -not -path './$(VENV)/*' -prune -exec rm -rf {} +
+
+# Benchmarks (several minutes): tale against asyncio, uvloop, trio and curio.
+bench: $(VENV)/.installed
+	$(PY) -m pip install --quiet -r requirements-bench.txt
+	$(PY) bench/run.py
