@@ -1,0 +1,249 @@
+"""One small adapter per backend, so every benchmark is written once.
+
+An adapter gives the same seven operations on every backend:
+
+    run(main)                 run ``main()`` to completion, return its result
+    await spawn(fn, *args)    start ``fn(*args)`` as a concurrent task, return a handle
+    await join(handle)        wait for that task and return its result
+    await sleep(seconds)      sleep; ``sleep(0)`` yields to the other ready tasks
+    await wait_readable(sock) wait until a non-blocking socket can be read
+    await wait_writable(sock) wait until it can be written
+    now()                     time.perf_counter(), the same clock for everybody
+
+Each adapter uses the backend's own public primitives, with as little glue as
+the backend allows; where glue is unavoidable (trio has no join, asyncio has no
+awaitable "wait until readable") it is written the way that backend's
+documentation suggests, and the docstring says what it costs.
+"""
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import time
+
+now = time.perf_counter
+
+
+class Unavailable(Exception):
+    """This backend cannot run here (not installed, or not written yet)."""
+
+
+def _version(dist: str) -> str:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return "?"
+
+
+def _require(module: str):
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise Unavailable(f"{module} is not installed ({exc})") from None
+
+
+class Adapter:
+    name = "?"
+    version = "?"
+    python_flags: tuple[str, ...] = ()   # extra interpreter flags for its worker
+    flags_reason = ""
+    now = staticmethod(now)
+
+
+# -- asyncio, and uvloop (asyncio's API on a libuv loop written in Cython) ---------
+
+class AsyncioAdapter(Adapter):
+    """asyncio as shipped with CPython.
+
+    ``spawn`` is ``asyncio.create_task`` (the C ``_asyncio.Task``), ``join`` is
+    awaiting the task.  asyncio has no awaitable "wait until readable", so
+    ``wait_readable`` registers a reader that completes a future and removes
+    itself: that is what ``loop.sock_recv`` does internally when a ``recv``
+    would block.
+    """
+
+    name = "asyncio"
+
+    def __init__(self):
+        import asyncio
+        import sys
+        self.asyncio = asyncio
+        self.version = "Python " + sys.version.split()[0]
+        self.sleep = asyncio.sleep
+
+    def run(self, main):
+        return self.asyncio.run(main())
+
+    async def spawn(self, fn, *args):
+        return self.asyncio.create_task(fn(*args))
+
+    async def join(self, task):
+        return await task
+
+    async def _wait(self, sock, add, remove):
+        loop = self.asyncio.get_running_loop()
+        fut = loop.create_future()
+        fd = sock.fileno()
+        add(fd, fut.set_result, None)
+        try:
+            await fut
+        finally:
+            remove(fd)
+
+    async def wait_readable(self, sock):
+        loop = self.asyncio.get_running_loop()
+        await self._wait(sock, loop.add_reader, loop.remove_reader)
+
+    async def wait_writable(self, sock):
+        loop = self.asyncio.get_running_loop()
+        await self._wait(sock, loop.add_writer, loop.remove_writer)
+
+
+class UvloopAdapter(AsyncioAdapter):
+    """asyncio's API with uvloop's event loop (libuv, compiled with Cython).
+
+    Tasks are still asyncio's C ``Task`` objects; uvloop replaces the loop:
+    the ready queue, timers and the poller.
+    """
+
+    name = "uvloop"
+
+    def __init__(self):
+        super().__init__()
+        self.uvloop = _require("uvloop")
+        self.version = _version("uvloop")
+
+    def run(self, main):
+        return self.uvloop.run(main())
+
+
+# -- trio ---------------------------------------------------------------------------
+
+class _TrioHandle:
+    __slots__ = ("event", "result")
+
+
+class TrioAdapter(Adapter):
+    """trio: every task lives in a nursery, and there is no join.
+
+    ``run`` opens one nursery around ``main`` and ``spawn`` starts tasks in it.
+    To join, the spawned function is wrapped so that it stores its result and
+    sets a ``trio.Event``; ``join`` waits for that event.  This is the usual
+    trio idiom for "a task whose result I want later"; it costs trio one extra
+    coroutine frame per task and one event.
+    """
+
+    name = "trio"
+
+    def __init__(self):
+        self.trio = _require("trio")
+        self.version = _version("trio")
+        self.sleep = self.trio.sleep
+        self.wait_readable = self.trio.lowlevel.wait_readable
+        self.wait_writable = self.trio.lowlevel.wait_writable
+        self.nursery = None
+
+    def run(self, main):
+        trio = self.trio
+
+        async def outer():
+            async with trio.open_nursery() as nursery:
+                self.nursery = nursery
+                return await main()
+
+        return trio.run(outer)
+
+    async def _body(self, handle, fn, args):
+        handle.result = await fn(*args)
+        handle.event.set()
+
+    async def spawn(self, fn, *args):
+        handle = _TrioHandle()
+        handle.event = self.trio.Event()
+        self.nursery.start_soon(self._body, handle, fn, args)
+        return handle
+
+    async def join(self, handle):
+        await handle.event.wait()
+        return handle.result
+
+
+# -- curio --------------------------------------------------------------------------
+
+class CurioAdapter(Adapter):
+    """curio: ``curio.spawn`` returns a Task, ``task.join()`` returns its result.
+
+    Waiting on a socket uses curio's own traps ``_read_wait``/``_write_wait``,
+    which are what its socket wrapper awaits when an operation would block.
+    """
+
+    name = "curio"
+    python_flags = ("-O",)
+    flags_reason = ("curio 1.6's scheduler checks `assert task not in ready` on every "
+                    "reschedule, a linear scan of the ready deque; -O removes that "
+                    "debugging check, as in any production run")
+
+    def __init__(self):
+        self.curio = _require("curio")
+        from curio import traps
+        self.version = _version("curio")
+        self.sleep = self.curio.sleep
+        self.wait_readable = traps._read_wait
+        self.wait_writable = traps._write_wait
+
+    def run(self, main):
+        return self.curio.run(main)
+
+    async def spawn(self, fn, *args):
+        return await self.curio.spawn(fn, *args)
+
+    async def join(self, task):
+        return await task.join()
+
+
+# -- tale ---------------------------------------------------------------------------
+
+class TaleAdapter(Adapter):
+    """tale, the library of this book: its public API is already this shape."""
+
+    name = "tale"
+
+    def __init__(self):
+        tale = _require("tale")
+        missing = [n for n in ("run", "spawn", "sleep", "wait_readable", "wait_writable")
+                   if not hasattr(tale, n)]
+        if missing:
+            raise Unavailable(f"tale has no {', '.join(missing)} yet")
+        self.tale = tale
+        self.version = getattr(tale, "__version__", _version("tale"))
+        self.spawn = tale.spawn
+        self.sleep = tale.sleep
+        self.wait_readable = tale.wait_readable
+        self.wait_writable = tale.wait_writable
+
+    def run(self, main):
+        return self.tale.run(main)
+
+    async def join(self, task):
+        return await task.join()
+
+
+BACKENDS = {
+    "asyncio": AsyncioAdapter,
+    "uvloop": UvloopAdapter,
+    "trio": TrioAdapter,
+    "curio": CurioAdapter,
+    "tale": TaleAdapter,
+}
+
+# Peers that the bench installs from requirements-bench.txt; the rest are always here.
+PEERS = ("uvloop", "trio", "curio")
+
+
+def load(name: str) -> Adapter:
+    """The adapter for ``name``; raises Unavailable with the reason if it cannot run."""
+    try:
+        cls = BACKENDS[name]
+    except KeyError:
+        raise Unavailable(f"no adapter called {name!r}") from None
+    return cls()

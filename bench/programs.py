@@ -1,0 +1,261 @@
+"""The benchmarks, each written once against an adapter ``B`` (see adapters.py).
+
+Every function here is a whole benchmark: it takes the adapter and its sizes,
+runs one sample inside ``B.run`` and returns a dict of measurements.  Times
+come from ``B.now()`` (``time.perf_counter``) and are taken inside the loop,
+so interpreter start-up and imports are never counted.
+"""
+from __future__ import annotations
+
+import gc
+import random
+import socket
+import time
+import tracemalloc
+
+
+class _Countdown:
+    """Shared by the tasks of one benchmark: how many are still running."""
+
+    __slots__ = ("left", "t_end")
+
+    def __init__(self, left):
+        self.left = left
+        self.t_end = None
+
+
+# -- 1. switches ----------------------------------------------------------------------
+
+async def _switcher(B, rounds, done):
+    sleep = B.sleep
+    for _ in range(rounds):
+        await sleep(0)
+    done.left -= 1
+    if done.left == 0:
+        done.t_end = B.now()
+
+
+def switches(B, tasks=100, rounds=10_000):
+    """``tasks`` tasks each ``await sleep(0)`` ``rounds`` times.
+
+    The clock starts when every task has been spawned and stops when the last
+    one finishes its rounds, so spawning and joining are not counted.
+    """
+    async def main():
+        done = _Countdown(tasks)
+        handles = [await B.spawn(_switcher, B, rounds, done) for _ in range(tasks)]
+        t0 = B.now()
+        for h in handles:
+            await B.join(h)
+        return done.t_end - t0
+
+    seconds = B.run(main)
+    n = tasks * rounds
+    return {"seconds": seconds, "switches": n, "ns_per_switch": seconds / n * 1e9}
+
+
+# -- 2. spawn + join -------------------------------------------------------------------
+
+async def _trivial():
+    return 1
+
+
+def spawn_join(B, tasks=100_000):
+    """Spawn ``tasks`` tasks that return at once, then join them all."""
+    async def main():
+        t0 = B.now()
+        handles = [await B.spawn(_trivial) for _ in range(tasks)]
+        t1 = B.now()
+        total = 0
+        for h in handles:
+            total += await B.join(h)
+        t2 = B.now()
+        assert total == tasks, total
+        return t1 - t0, t2 - t1
+
+    spawn_s, join_s = B.run(main)
+    seconds = spawn_s + join_s
+    return {"seconds": seconds, "spawn_seconds": spawn_s, "join_seconds": join_s,
+            "us_per_task": seconds / tasks * 1e6}
+
+
+# -- 3. timers -------------------------------------------------------------------------
+
+async def _sleeper(B, delay):
+    await B.sleep(delay)
+
+
+def timers(B, tasks=100_000, max_ms=10.0, seed=1):
+    """``tasks`` tasks each sleep once for a random 0..max_ms (fixed seed).
+
+    Overhead is the wall time from the first spawn to the last join, minus the
+    longest sleep: what the loop spent on top of waiting.
+    """
+    rng = random.Random(seed)
+    delays = [rng.uniform(0, max_ms / 1000) for _ in range(tasks)]
+    longest = max(delays)
+
+    async def main():
+        t0 = B.now()
+        handles = [await B.spawn(_sleeper, B, d) for d in delays]
+        for h in handles:
+            await B.join(h)
+        return B.now() - t0
+
+    wall = B.run(main)
+    overhead = wall - longest
+    return {"seconds": wall, "longest_sleep": longest, "overhead_seconds": overhead,
+            "us_per_timer": overhead / tasks * 1e6}
+
+
+# -- 4. echo over TCP ------------------------------------------------------------------
+
+async def _sendall(B, sock, data):
+    view = memoryview(data)
+    while view:
+        try:
+            sent = sock.send(view)
+        except BlockingIOError:
+            await B.wait_writable(sock)
+            continue
+        view = view[sent:]
+
+
+async def _recv(B, sock, size):
+    while True:
+        try:
+            return sock.recv(size)
+        except BlockingIOError:
+            await B.wait_readable(sock)
+
+
+async def _echo_server(B, sock):
+    while True:
+        data = await _recv(B, sock, 65536)
+        if not data:
+            return
+        await _sendall(B, sock, data)
+
+
+async def _echo_client(B, sock, trips, message):
+    size = len(message)
+    for _ in range(trips):
+        await _sendall(B, sock, message)
+        got = 0
+        while got < size:
+            data = await _recv(B, sock, 65536)
+            if not data:
+                raise ConnectionError("server closed early")
+            got += len(data)
+    return trips
+
+
+async def _connect_pair(B, listener):
+    """One TCP connection over 127.0.0.1, both ends non-blocking."""
+    client = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    client.setblocking(False)
+    client.connect_ex(listener.getsockname())
+    while True:
+        try:
+            server, _ = listener.accept()
+            break
+        except BlockingIOError:
+            await B.wait_readable(listener)
+    await B.wait_writable(client)
+    err = client.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+    if err:
+        raise OSError(err, "connect failed")
+    server.setblocking(False)
+    for s in (client, server):
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return client, server
+
+
+def echo(B, connections=50, trips=2_000, size=64):
+    """``connections`` clients each do ``trips`` round trips of ``size`` bytes.
+
+    Clients and servers run in the same loop.  Connections are made first
+    (not timed); the clock runs from the first client's start to the last
+    client's end.
+    """
+    message = b"x" * size
+
+    async def main():
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(connections)
+        listener.setblocking(False)
+        pairs = [await _connect_pair(B, listener) for _ in range(connections)]
+        listener.close()
+        servers = [await B.spawn(_echo_server, B, s) for _, s in pairs]
+        t0 = B.now()
+        clients = [await B.spawn(_echo_client, B, c, trips, message) for c, _ in pairs]
+        done = 0
+        for h in clients:
+            done += await B.join(h)
+        t1 = B.now()
+        for c, _ in pairs:
+            c.close()
+        for h in servers:
+            await B.join(h)
+        for _, s in pairs:
+            s.close()
+        return done, t1 - t0
+
+    done, seconds = B.run(main)
+    assert done == connections * trips, done
+    return {"seconds": seconds, "round_trips": done, "round_trips_per_s": done / seconds}
+
+
+# -- scaling: CPU while idle, memory per sleeping task ---------------------------------
+
+def idle_cpu(B, tasks=10_000, seconds=1.0):
+    """CPU time used while ``tasks`` tasks sleep for ``seconds``.
+
+    Counts everything from the first spawn to the last join (so also spawning
+    and joining); a loop that polls instead of blocking shows up here.
+    """
+    async def main():
+        c0, t0 = time.process_time(), B.now()
+        handles = [await B.spawn(_sleeper, B, seconds) for _ in range(tasks)]
+        for h in handles:
+            await B.join(h)
+        return time.process_time() - c0, B.now() - t0
+
+    cpu, wall = B.run(main)
+    return {"cpu_seconds": cpu, "seconds": wall, "cpu_share": cpu / wall}
+
+
+def memory(B, tasks=10_000, seconds=0.2):
+    """Bytes allocated per sleeping task, as tracemalloc sees them.
+
+    ``tracemalloc`` counts Python allocations (and C extensions' that go through
+    Python's allocators), not the interpreter's own start-up.
+    """
+    async def main():
+        gc.collect()
+        base = tracemalloc.get_traced_memory()[0]
+        handles = [await B.spawn(_sleeper, B, seconds) for _ in range(tasks)]
+        await B.sleep(seconds / 10)            # every task is now parked in its sleep
+        gc.collect()
+        used = tracemalloc.get_traced_memory()[0] - base
+        for h in handles:
+            await B.join(h)
+        return used
+
+    tracemalloc.start()
+    try:
+        used = B.run(main)
+    finally:
+        tracemalloc.stop()
+    return {"bytes": used, "bytes_per_task": used / tasks}
+
+
+BENCHMARKS = {
+    "switches": switches,
+    "spawn_join": spawn_join,
+    "timers": timers,
+    "echo": echo,
+    "idle_cpu": idle_cpu,
+    "memory": memory,
+}

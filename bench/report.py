@@ -1,0 +1,314 @@
+"""Turn results.json into the tables and plots the Performance chapter shows.
+
+Writes into the results directory:
+
+    machine.txt        where and when the numbers were taken (MyST Markdown)
+    summary.txt        the main table: median, min-max, ratios to asyncio and uvloop
+    floors.txt         the cost of a switch, piece by piece (bench/floors.py)
+    stages.txt         the Part I stages on the switch benchmark
+    scaling.txt        the numbers behind the plots
+    *.svg              the plots (if matplotlib is installed)
+
+The tables are Markdown in ``.txt`` files so that Sphinx does not take them
+for chapters; the chapter includes them with the MyST parser.
+"""
+from __future__ import annotations
+
+import os
+import statistics
+
+from run import BACKENDS, FLOORS, HEADLINE
+
+FLOOR_LABELS = {
+    "floor:send": "1. bare `gen.send(None)`",
+    "floor:await": "2. coroutine awaiting a `@types.coroutine` yield",
+    "floor:sched": "3. + a ready deque of 100 coroutines",
+    "floor:trap": "4. + request tuple, trap generator, `async def sleep`",
+    "floor:dispatch": "5. + task object and handler table",
+}
+
+
+def values(data, group, bench, backend, key, params=None):
+    out = []
+    for s in data["samples"]:
+        if (s["group"], s["bench"], s["backend"]) != (group, bench, backend):
+            continue
+        if params is not None and s["params"] != params:
+            continue
+        if key in s["result"]:
+            out.append(s["result"][key])
+    return out
+
+
+def errors(data, group, bench, backend):
+    return sorted({s["result"]["error"] for s in data["samples"]
+                   if (s["group"], s["bench"], s["backend"]) == (group, bench, backend)
+                   and "error" in s["result"]})
+
+
+def not_run_reason(data, backend):
+    probe = data["meta"]["backends"].get(backend, {})
+    if probe.get("ok"):
+        return None
+    return probe.get("reason") or probe.get("error") or "not run"
+
+
+def fmt(x):
+    if x is None:
+        return "–"
+    ax = abs(x)
+    if ax >= 10_000:
+        return f"{x:,.0f}"
+    if ax >= 100:
+        return f"{x:.0f}"
+    if ax >= 10:
+        return f"{x:.1f}"
+    if ax >= 1:
+        return f"{x:.2f}"
+    return f"{x:.3f}"
+
+
+def cell(vals):
+    if not vals:
+        return None, "–"
+    med = statistics.median(vals)
+    if len(vals) == 1:
+        return med, fmt(med)
+    return med, f"{fmt(med)} ({fmt(min(vals))}–{fmt(max(vals))})"
+
+
+def ratio(value, ref, lower_is_better):
+    """A ratio of *time*: below 1 means faster than the reference."""
+    if value is None or ref is None or value == 0 or ref == 0:
+        return "–"
+    r = value / ref if lower_is_better else ref / value
+    return f"{r:.2f}"
+
+
+def machine_text(data):
+    m = data["meta"]
+    mach = m["machine"]
+    lines = [
+        f"Measured on {m['date']}: {mach['cpu']} ({mach['cpus']} CPUs), "
+        f"{mach['platform']}, {mach['implementation']} {mach['python']}; "
+        f"{m['pinning']}; {m['config']['repeats']} interleaved rounds of the main "
+        f"benchmarks, each sample in a fresh process; the whole run took "
+        f"{m['elapsed_seconds']:.0f} s.",
+        "",
+        "| backend | version |",
+        "|---|---|",
+    ]
+    for name in BACKENDS:
+        probe = m["backends"].get(name, {})
+        version = probe.get("version") if probe.get("ok") else "not run: " + (
+            probe.get("reason") or probe.get("error") or "?")
+        flags = m.get("flags", {}).get(name)
+        if flags and probe.get("ok"):
+            version += f" (run with `python {' '.join(flags['flags'])}`: {flags['reason']})"
+        lines.append(f"| {name} | {version} |")
+    return "\n".join(lines) + "\n"
+
+
+def summary_text(data):
+    lines = ["| benchmark | backend | median (min–max) | unit | × asyncio | × uvloop |",
+             "|---|---|---|---|---|---|"]
+    for bench, (key, unit, lower, label) in HEADLINE.items():
+        meds = {b: cell(values(data, "main", bench, b, key))[0] for b in BACKENDS}
+        first = True
+        for b in BACKENDS:
+            name = label if first else ""
+            first = False
+            med, text = cell(values(data, "main", bench, b, key))
+            if med is None:
+                why = not_run_reason(data, b) or "; ".join(errors(data, "main", bench, b)) \
+                    or "no sample"
+                lines.append(f"| {name} | {b} | not run: {why} | | | |")
+                continue
+            lines.append(f"| {name} | {b} | {text} | {unit} | "
+                         f"{ratio(med, meds['asyncio'], lower)} | "
+                         f"{ratio(med, meds['uvloop'], lower)} |")
+    lines += ["", "Ratios are ratios of time (for echo, of time per round trip): "
+              "below 1 is faster than the reference, above 1 slower."]
+    return "\n".join(lines) + "\n"
+
+
+def floors_text(data):
+    lines = ["| what one switch does | ns per switch | added by this step |",
+             "|---|---|---|"]
+    prev = None
+    for f in FLOORS:
+        med, text = cell(values(data, "main", "switches", f, "ns_per_switch"))
+        added = "–" if prev is None or med is None else f"{med - prev:+.0f}"
+        lines.append(f"| {FLOOR_LABELS[f]} | {text} | {added} |")
+        prev = med
+    for b in ("tale", "asyncio", "uvloop"):
+        med, text = cell(values(data, "main", "switches", b, "ns_per_switch"))
+        lines.append(f"| {b} (`sleep(0)`) | {text} | "
+                     f"{'–' if med is None or prev is None else f'{med - prev:+.0f} over rung 5'} |")
+    return "\n".join(lines) + "\n"
+
+
+def stages_text(data):
+    stage_names = data["meta"].get("stages", [])
+    if not stage_names:
+        return "No Part I stage was present when these results were taken.\n"
+    lines = ["| stage | ns per switch | note |", "|---|---|---|"]
+    for s in stage_names:
+        b = f"stage:{s}"
+        med, text = cell(values(data, "stages", "switches", b, "ns_per_switch"))
+        if med is None:
+            why = not_run_reason(data, b) or "; ".join(errors(data, "stages", "switches", b))
+            lines.append(f"| `{s}` | – | {why} |")
+        else:
+            lines.append(f"| `{s}` | {text} | |")
+    med, text = cell(values(data, "main", "switches", "tale", "ns_per_switch"))
+    lines.append(f"| `tale` (the library) | {text} | from the main table |")
+    return "\n".join(lines) + "\n"
+
+
+def scaling_points(data, group, bench, key, size_key="tasks"):
+    """{backend: [(size, median), ...]} for one scaling group."""
+    out = {}
+    for b in BACKENDS:
+        sizes = sorted({s["params"][size_key] for s in data["samples"]
+                        if s["group"] == group and s["backend"] == b})
+        pts = []
+        for n in sizes:
+            vals = [s["result"][key] for s in data["samples"]
+                    if s["group"] == group and s["backend"] == b
+                    and s["params"][size_key] == n and key in s["result"]]
+            if vals:
+                pts.append((n, statistics.median(vals)))
+        out[b] = pts
+    return out
+
+
+def scaling_text(data):
+    parts = []
+    sw = scaling_points(data, "switch_scaling", "switches", "ns_per_switch")
+    tm = scaling_points(data, "timer_scaling", "timers", "us_per_timer")
+    for title, pts, unit in (("ns per switch, by number of live tasks", sw, "tasks"),
+                             ("µs of overhead per timer, by number of sleepers", tm, "sleepers")):
+        sizes = sorted({n for p in pts.values() for n, _ in p})
+        if not sizes:
+            continue
+        parts.append(f"**{title}**\n")
+        parts.append(f"| {unit} | " + " | ".join(BACKENDS) + " |")
+        parts.append("|---|" + "---|" * len(BACKENDS))
+        for n in sizes:
+            row = [fmt(dict(pts[b]).get(n)) for b in BACKENDS]
+            parts.append(f"| {n:,} | " + " | ".join(row) + " |")
+        parts.append("")
+    missing = []
+    for s in data["samples"]:
+        if s["group"] in ("switch_scaling", "timer_scaling") and "error" in s["result"]:
+            missing.append(f"{s['backend']} at {s['params']['tasks']:,}: {s['result']['error']}")
+    if missing:
+        parts.append("Points missing: " + "; ".join(sorted(set(missing))) + ".\n")
+    parts.append("**CPU and memory while tasks sleep**\n")
+    parts.append("| backend | CPU s while 10,000 tasks sleep 1 s | bytes per sleeping task |")
+    parts.append("|---|---|---|")
+    cfg = data["meta"]["config"]
+    parts[-3] = (f"**CPU and memory while tasks sleep** ({cfg['idle_cpu']['tasks']:,} tasks "
+                 f"for {cfg['idle_cpu']['seconds']} s; {cfg['memory']['tasks']:,} tasks for "
+                 "memory)\n")
+    parts[-2] = "| backend | CPU s used | CPU share of the wall time | bytes per sleeping task |"
+    parts[-1] = "|---|---|---|---|"
+    for b in BACKENDS:
+        cpu = values(data, "idle_cpu", "idle_cpu", b, "cpu_seconds")
+        share = values(data, "idle_cpu", "idle_cpu", b, "cpu_share")
+        mem = values(data, "memory", "memory", b, "bytes_per_task")
+        parts.append(f"| {b} | {cell(cpu)[1]} | "
+                     f"{'–' if not share else f'{100 * statistics.median(share):.0f} %'} | "
+                     f"{cell(mem)[1]} |")
+    return "\n".join(parts) + "\n"
+
+
+# -- plots -----------------------------------------------------------------------------
+
+STYLE = {"asyncio": ("#1f77b4", "o"), "uvloop": ("#2ca02c", "s"), "trio": ("#9467bd", "^"),
+         "curio": ("#8c564b", "v"), "tale": ("#d62728", "D")}
+
+
+def _plt():
+    try:
+        import matplotlib
+    except ImportError:
+        return None
+    matplotlib.use("Agg")
+    matplotlib.rcParams["svg.hashsalt"] = "tale"
+    matplotlib.rcParams["svg.fonttype"] = "none"
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def _save(fig, path):
+    fig.tight_layout()
+    fig.savefig(path, format="svg", metadata={"Date": None})
+
+
+def plot_lines(plt, pts, title, ylabel, xlabel, path):
+    fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    for b, p in pts.items():
+        if p:
+            colour, marker = STYLE[b]
+            ax.plot([n for n, _ in p], [v for _, v in p], marker=marker, color=colour, label=b)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize="small")
+    _save(fig, path)
+    plt.close(fig)
+
+
+def plot_bars(plt, data, group, key, scale, title, ylabel, path):
+    names, meds = [], []
+    for b in BACKENDS:
+        vals = values(data, group, group, b, key)
+        if vals:
+            names.append(b)
+            meds.append(statistics.median(vals) * scale)
+    fig, ax = plt.subplots(figsize=(6.4, 3.2))
+    ax.bar(names, meds, color=[STYLE[n][0] for n in names])
+    for i, v in enumerate(meds):
+        ax.annotate(fmt(v), (i, v), ha="center", va="bottom", fontsize="small")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.margins(y=0.15)
+    _save(fig, path)
+    plt.close(fig)
+
+
+def write_all(data, out):
+    texts = {"machine.txt": machine_text(data), "summary.txt": summary_text(data),
+             "floors.txt": floors_text(data), "stages.txt": stages_text(data),
+             "scaling.txt": scaling_text(data)}
+    for name, text in texts.items():
+        with open(os.path.join(out, name), "w") as f:
+            f.write(text)
+    plt = _plt()
+    if plt is None:
+        with open(os.path.join(out, "plots.txt"), "w") as f:
+            f.write("No plots: matplotlib is not installed (pip install -r "
+                    "requirements-bench.txt).\n")
+        return sorted(texts)
+    cfg = data["meta"]["config"]
+    plot_lines(plt, scaling_points(data, "switch_scaling", "switches", "ns_per_switch"),
+               "One switch, by number of live tasks", "ns per switch (log)",
+               "live tasks (log)", os.path.join(out, "switch_scaling.svg"))
+    plot_lines(plt, scaling_points(data, "timer_scaling", "timers", "us_per_timer"),
+               f"Timer overhead, tasks sleeping 0–{cfg['timer_scaling']['max_ms']:g} ms",
+               "µs per timer (log)", "sleeping tasks (log)",
+               os.path.join(out, "timer_scaling.svg"))
+    plot_bars(plt, data, "idle_cpu", "cpu_seconds", 1.0,
+              f"CPU time while {cfg['idle_cpu']['tasks']:,} tasks sleep "
+              f"{cfg['idle_cpu']['seconds']:g} s", "CPU seconds",
+              os.path.join(out, "idle_cpu.svg"))
+    plot_bars(plt, data, "memory", "bytes_per_task", 1.0,
+              f"Memory per sleeping task ({cfg['memory']['tasks']:,} tasks, tracemalloc)",
+              "bytes per task", os.path.join(out, "memory.svg"))
+    return sorted(texts) + ["switch_scaling.svg", "timer_scaling.svg", "idle_cpu.svg",
+                            "memory.svg"]

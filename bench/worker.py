@@ -1,0 +1,75 @@
+"""Run one sample of one benchmark on one backend, in this fresh process.
+
+    python bench/worker.py BACKEND BENCHMARK '{"tasks": 100}'
+    python bench/worker.py --probe BACKEND
+
+prints one line of JSON: the measurements, or {"error": "..."} saying why the
+backend could not run it.  BACKEND is an adapter name (asyncio, uvloop, trio,
+curio, tale), ``floor:RUNG`` (bench/floors.py) or ``stage:MODULE``
+(a Part I stage, bench/stages.py).
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path[:0] = [HERE, os.path.join(ROOT, "code")]
+
+import adapters  # noqa: E402
+import floors  # noqa: E402
+import programs  # noqa: E402
+
+
+def backend(name):
+    if name.startswith("floor:"):
+        return None
+    if name.startswith("stage:"):
+        import stage_adapters
+        return stage_adapters.load(name.split(":", 1)[1])
+    return adapters.load(name)
+
+
+def probe(name):
+    try:
+        if name.startswith("floor:"):
+            if name[6:] not in floors.RUNGS:
+                raise adapters.Unavailable(f"no floor called {name[6:]!r}")
+            return {"ok": True, "version": "Python " + sys.version.split()[0]}
+        b = backend(name)
+        return {"ok": True, "version": b.version}
+    except adapters.Unavailable as exc:
+        return {"ok": False, "reason": str(exc)}
+    except Exception as exc:  # a backend that breaks on import is reported, not fatal
+        return {"ok": False, "reason": f"{type(exc).__name__}: {exc}"}
+
+
+def sample(name, bench, params):
+    try:
+        if name.startswith("floor:"):
+            if bench != "switches":
+                raise adapters.Unavailable("floors only measure switches")
+            return floors.RUNGS[name[6:]](**params)
+        b = backend(name)
+        return programs.BENCHMARKS[bench](b, **params)
+    except adapters.Unavailable as exc:
+        return {"error": str(exc)}
+    except Exception as exc:
+        tb = traceback.format_exc(limit=-3)
+        return {"error": f"{type(exc).__name__}: {exc}", "traceback": tb}
+
+
+def main(argv):
+    if argv[:1] == ["--probe"]:
+        out = probe(argv[1])
+    else:
+        name, bench, params = argv[0], argv[1], json.loads(argv[2] if len(argv) > 2 else "{}")
+        out = sample(name, bench, params)
+    sys.stdout.write(json.dumps(out) + "\n")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

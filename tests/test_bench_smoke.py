@@ -1,0 +1,133 @@
+"""`make bench` in miniature: every benchmark runs, every row of every table is there.
+
+No test here asserts a time.  Peers that are not installed (requirements-bench.txt
+is optional) are reported, not failed; a peer that is installed must run everything.
+"""
+import json
+import os
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+sys.path.insert(0, str(BENCH))
+
+import adapters  # noqa: E402
+import report  # noqa: E402
+import run  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench")
+    proc = subprocess.run([sys.executable, str(BENCH / "run.py"), "--smoke", "--out", str(out)],
+                          capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    data = json.loads((out / "results.json").read_text())
+    return out, data, proc.stdout
+
+
+def test_every_installed_backend_runs_every_benchmark(smoke):
+    _out, data, _log = smoke
+    probes = data["meta"]["backends"]
+    missing = {b: p["reason"] for b, p in probes.items() if not p["ok"]}
+    if missing:
+        warnings.warn("not benchmarked here: " + "; ".join(f"{b}: {r}" for b, r in missing.items()))
+    assert probes["asyncio"]["ok"], probes["asyncio"]
+    assert all(probes[f]["ok"] for f in run.FLOORS)
+    ran = {(s["group"], s["bench"], s["backend"]) for s in data["samples"]}
+    for bench in run.HEADLINE:
+        for backend in run.BACKENDS:
+            if probes[backend]["ok"]:
+                assert ("main", bench, backend) in ran
+    failed = [(s["bench"], s["backend"], s["result"]["error"]) for s in data["samples"]
+              if "error" in s["result"]]
+    assert failed == []
+    for s in data["samples"]:
+        if s["bench"] == "switches":
+            p = s["params"]
+            assert s["result"]["switches"] == p["tasks"] * p["rounds"]
+
+
+def test_every_row_is_produced(smoke):
+    out, data, log = smoke
+    summary = (out / "summary.txt").read_text()
+    rows = [line for line in summary.splitlines() if line.startswith("| ") and "---" not in line]
+    assert len(rows) == 1 + len(run.HEADLINE) * len(run.BACKENDS)
+    for backend in run.BACKENDS:
+        if not data["meta"]["backends"][backend]["ok"]:
+            assert f"| {backend} | not run: " in summary
+            assert f"{backend:15} NOT RUN: " in log
+    floors = (out / "floors.txt").read_text()
+    for label in report.FLOOR_LABELS.values():
+        assert label in floors
+    scaling = (out / "scaling.txt").read_text()
+    for backend in run.BACKENDS:
+        assert f"| {backend} |" in scaling
+    assert "Measured on" in (out / "machine.txt").read_text()
+    stages = (out / "stages.txt").read_text()
+    for name in data["meta"]["stages"]:
+        assert f"`{name}`" in stages
+
+
+def test_plots_are_written_when_matplotlib_is_installed(smoke):
+    out, _data, _log = smoke
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        assert "matplotlib is not installed" in (out / "plots.txt").read_text()
+        return
+    for name in ("switch_scaling", "timer_scaling", "idle_cpu", "memory"):
+        text = (out / f"{name}.svg").read_text()
+        assert text.lstrip().startswith("<?xml") and "<svg" in text
+
+
+def test_curio_runs_optimised_and_the_output_says_why(smoke):
+    _out, data, log = smoke
+    if not data["meta"]["backends"]["curio"]["ok"]:
+        pytest.skip("curio is not installed here")
+    assert data["meta"]["flags"]["curio"]["flags"] == ["-O"]
+    assert "curio runs with python -O" in log and "assert task not in ready" in log
+
+
+def test_adapters_offer_the_same_operations():
+    ops = ("run", "spawn", "join", "sleep", "wait_readable", "wait_writable", "now")
+    for name in run.BACKENDS:
+        try:
+            backend = adapters.load(name)
+        except adapters.Unavailable:
+            continue
+        for op in ops:
+            assert callable(getattr(backend, op)), (name, op)
+
+
+def test_unavailable_backend_is_reported_with_its_reason():
+    proc = subprocess.run([sys.executable, str(BENCH / "worker.py"), "--probe", "nosuch"],
+                          capture_output=True, text=True, timeout=60)
+    assert json.loads(proc.stdout) == {"ok": False, "reason": "no adapter called 'nosuch'"}
+    proc = subprocess.run([sys.executable, str(BENCH / "worker.py"), "nosuch", "switches", "{}"],
+                          capture_output=True, text=True, timeout=60)
+    assert json.loads(proc.stdout) == {"error": "no adapter called 'nosuch'"}
+
+
+def test_ratios_are_ratios_of_time():
+    assert report.ratio(200.0, 100.0, lower_is_better=True) == "2.00"     # twice the time
+    assert report.ratio(50_000.0, 100_000.0, lower_is_better=False) == "2.00"  # half the rate
+    assert report.ratio(None, 1.0, True) == "–"
+
+
+def test_floor_rungs_count_their_switches():
+    import floors
+    for name, rung in floors.RUNGS.items():
+        result = rung(tasks=3, rounds=7)
+        assert result["switches"] == 21, name
+        assert result["seconds"] > 0
+
+
+def test_median_and_range_cell():
+    assert report.cell([3.0, 1.0, 2.0]) == (2.0, "2.00 (1.00–3.00)")
+    assert report.cell([]) == (None, "–")
