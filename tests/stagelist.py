@@ -1,0 +1,33 @@
+"""The stages of Part I, and which features each one has.
+
+Behaviour that a stage gains stays in every later stage, so a behaviour test
+is written once and parametrised over every stage that has the feature:
+
+    @pytest.mark.parametrize("stage", stages_with("join"))
+    def test_something(stage): ...
+
+A later chapter appends its stage here with the features it has.  The
+features so far:
+
+- "run":    run(coro) returns the result, lets exceptions out as themselves,
+            throws a TypeError naming a bad request into the task.
+- "pause":  the ('pause',) and ('now',) requests.
+- "tasks":  a Loop class with Task objects; spawn, join, current; ticks.
+- "sleep":  sleep(seconds), an injected clock, VirtualClock, run(coro, clock).
+"""
+import importlib
+
+import pytest
+
+STAGES = {
+    "ch03_loop": {"run", "pause"},
+    "ch04_spawn": {"run", "pause", "tasks"},
+    "ch05_time": {"run", "pause", "tasks", "sleep"},
+}
+
+
+def stages_with(*features):
+    """pytest params: the stage modules that have every one of `features`."""
+    wanted = set(features)
+    return [pytest.param(importlib.import_module(f"stages.{name}"), id=name)
+            for name, has in STAGES.items() if wanted <= has]
