@@ -293,3 +293,27 @@ def test_ex2_sleep_until_has_a_handler_named_after_its_tag():
     coro = sleep_until(3)
     assert coro.send(None) == ("sleep_until", 3)
     coro.close()
+
+
+@pytest.mark.parametrize("stage", SLEEP_STAGES)
+def test_a_task_looping_on_sleep_zero_does_not_starve_sleepers_real_clock(stage):
+    """Real clock: timers expire in every tick, even when tasks are always ready.
+
+    curio once starved sleepers this way; our tick checks timers every time.
+    """
+    state = {"woke": False, "spins": 0}
+
+    async def sleeper():
+        await stage.sleep(0.01)
+        state["woke"] = True
+
+    async def spinner():
+        while not state["woke"] and state["spins"] < 5_000_000:   # bounded
+            state["spins"] += 1
+            await stage.sleep(0)
+
+    async def main():
+        await stage.spawn(sleeper())
+        await stage.spawn(spinner())
+    stage.run(main())
+    assert state["woke"] and state["spins"] < 5_000_000
