@@ -1,4 +1,4 @@
-"""Chapter 1, exercise 1: drive a coroutine to its end, counting suspensions."""
+"""Chapter 1, exercise 1: drive a coroutine to its end, counting pauses."""
 
 
 def run_to_end(coro):

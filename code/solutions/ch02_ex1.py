@@ -2,7 +2,7 @@
 
 
 class Ask:
-    """Awaiting Ask(*request) hands the request to the driver, returns its answer."""
+    """`await Ask(*request)` hands the request over, returns the answer."""
 
     def __init__(self, *request):
         self.request = request

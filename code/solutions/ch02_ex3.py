@@ -4,7 +4,10 @@ import types
 
 @types.coroutine
 def ask_or_raise(*request):
-    """Yield `request`; raise the answer if it is an exception, else return it."""
+    """Yield `request`; return the answer, or raise it if it is an exception.
+
+    A trap in the manner of curio's `_kernel_trap`.
+    """
     answer = yield request
     if isinstance(answer, BaseException):
         raise answer
