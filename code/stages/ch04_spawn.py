@@ -113,8 +113,8 @@ class Loop:
         main = self.spawn_task(coro)
         while self.tasks:
             if not self.ready:
-                raise RuntimeError(f"deadlock: {sorted(self.tasks, key=lambda t: t.number)} "
-                                   "all wait, and nothing can wake them")
+                stuck = sorted(self.tasks, key=lambda t: t.number)
+                raise RuntimeError(f"deadlock: nothing can ever wake {stuck}")
             self.tick()
         self.unretrieved.pop(main, None)    # run() delivers it, below
         self.report_unretrieved()
