@@ -115,8 +115,11 @@ def test_every_handler_has_a_wrapper_and_vice_versa(stage):
         request = coro.send(None)
         coro.close()
         assert request[0] == tag and len(request) == nargs + 1
+    # Vice versa: every async function that goes through the door itself is
+    # the wrapper of a tag (helpers built on wrappers, like recv, are not).
     wrappers = {name for name, obj in vars(stage).items()
-                if inspect.iscoroutinefunction(obj) and not name.startswith("_")}
+                if inspect.iscoroutinefunction(obj) and not name.startswith("_")
+                and "_request(" in inspect.getsource(obj)}
     assert wrappers == set(traps)
     handler_names = {name for name in dir(stage.Loop if hasattr(stage, "Loop") else stage)
                      if name.startswith("trap_")}
