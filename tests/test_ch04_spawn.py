@@ -20,6 +20,12 @@ def check_invariants(loop):
         waiting = task.state not in ("ready", "running", "done")
         assert (task.undo is not None) == waiting, task
     assert len(set(loop.ready)) == len(loop.ready), "a task is queued twice"
+    if hasattr(loop, "timers"):                 # from chapter 5 on
+        live = [task for _, number, task in loop.timers
+                if number not in loop.cancelled_timers]
+        for task in loop.tasks:
+            # Invariant: every task in state "sleeping" has exactly one live timer
+            assert live.count(task) == (task.state == "sleeping"), task
 
 
 def run_checked(stage, coro, loop=None):

@@ -9,6 +9,7 @@ import time
 import pytest
 
 from stagelist import stages_with
+from test_ch04_spawn import run_checked
 from solutions.ch05_ex1 import every
 from solutions.ch05_ex2 import UntilLoop, sleep_until
 
@@ -27,7 +28,7 @@ def test_sleepers_wake_in_deadline_order_at_exact_times(stage):
         for name, seconds in [("c", 3), ("a", 1), ("b", 2), ("a2", 1)]:
             await stage.spawn(sleeper(name, seconds))
     clock = stage.VirtualClock()
-    stage.run(main(), clock=clock)
+    run_checked(stage, main(), stage.Loop(clock))
     assert log == [(1.0, "a"), (1.0, "a2"), (2.0, "b"), (3.0, "c")]
     assert clock.now() == 3.0
 
@@ -47,7 +48,7 @@ def test_equal_deadlines_wake_first_in_first_out(stage):
 
     async def main():
         pass
-    loop.run(main())
+    run_checked(stage, main(), loop)
     assert log == list(range(20))
 
 
@@ -180,7 +181,7 @@ def test_timers_woken_during_a_tick_run_after_the_ready_ones(stage):
     async def main():
         await stage.spawn(sleeper())
         await stage.spawn(busy())
-    loop.run(main())
+    run_checked(stage, main(), loop)
     # The clock stands still while busy() is ready, so the sleeper wakes only
     # once nobody is ready and the loop jumps to its deadline.
     assert log == [("busy", 3), ("busy", 4), ("busy", 5), ("sleeper", 7)]
