@@ -42,7 +42,11 @@ html_theme_options = {
     "use_download_button": False,
     "use_fullscreen_button": False,
 }
-html_static_path = []
+html_static_path = ["book/_static"]
+html_favicon = "book/_static/favicon.svg"
+html_css_files = ["tale.css"]
+# The theme logs an error in the console when no colour mode is set.
+html_context = {"default_mode": "auto"}
 
 # Solutions are written as ``:::{admonition} Solution`` with ``:class: dropdown``;
 # sphinx-togglebutton folds them in HTML (they unfold when a page is printed).

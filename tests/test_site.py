@@ -1,0 +1,241 @@
+"""The website in a real browser: Debian's chromium driven by Playwright.
+
+The built book is served from a local ``http.server`` on 127.0.0.1 (a free
+port chosen by the system) for the duration of the module.  Every page the
+browser opens is watched: a request to any other host is refused and
+recorded, and so is every console error and uncaught exception.
+Screenshots of one chapter at desktop and phone width are written to
+``_build/screenshots/`` for a person to look at.
+"""
+from __future__ import annotations
+
+import functools
+import http.server
+import re
+import shutil
+import threading
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from bookbuild import ROOT, chapters, html_site, missing
+from tale_sphinx import FENCE  # noqa: E402  (bookbuild puts tools/ on the path)
+
+CHROMIUM = "/usr/bin/chromium"
+LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+               "--disable-component-update", "--no-first-run", "--disable-quic",
+               "--disable-sync"]
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 375, "height": 812}
+SCREENSHOTS = ROOT / "_build" / "screenshots"
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def base_url(tmp_path_factory):
+    site = html_site(tmp_path_factory)
+    handler = functools.partial(QuietHandler, directory=str(site))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/"
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        missing("the Python package playwright is not installed (pip install -r requirements.txt)")
+    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
+        missing("chromium is not installed (apt-get install chromium)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+        yield browser
+        browser.close()
+
+
+class Watched:
+    """A page whose outside requests, console errors and exceptions are recorded."""
+
+    def __init__(self, browser, viewport):
+        self.outside: list[str] = []
+        self.errors: list[str] = []
+        self.context = browser.new_context(viewport=viewport)
+        self.context.set_default_timeout(15_000)
+        self.context.route("**/*", self._route)
+        self.page = self.context.new_page()
+        self.page.on("console", self._console)
+        self.page.on("pageerror", lambda error: self.errors.append(f"exception: {error}"))
+
+    def _route(self, route):
+        host = urlsplit(route.request.url).hostname
+        if route.request.url.startswith(("data:", "blob:")) or host == "127.0.0.1":
+            route.continue_()
+        else:
+            self.outside.append(route.request.url)
+            route.abort()
+
+    def _console(self, message):
+        if message.type == "error":
+            self.errors.append(f"{self.page.url}: {message.text}")
+
+    def open(self, url):
+        response = self.page.goto(url, wait_until="load")
+        assert response is not None and response.ok, f"{url}: {response and response.status}"
+        return self.page
+
+    def close(self):
+        self.context.close()
+
+
+@pytest.fixture
+def desktop(browser):
+    watched = Watched(browser, DESKTOP)
+    yield watched
+    watched.close()
+
+
+@pytest.fixture
+def phone(browser):
+    watched = Watched(browser, PHONE)
+    yield watched
+    watched.close()
+
+
+def sidebar_links(page) -> dict[str, str]:
+    """Title -> href of every link in the primary sidebar (the book's navigation)."""
+    pairs = page.eval_on_selector_all(
+        ".bd-sidebar-primary nav a.reference.internal",
+        "els => els.map(e => [e.textContent.trim(), e.getAttribute('href')])")
+    return {re.sub(r"^[\d.]+\s+", "", title): href for title, href in pairs}
+
+
+def test_every_chapter_is_reachable_from_the_sidebar(desktop, base_url):
+    page = desktop.open(base_url + "index.html")
+    links = sidebar_links(page)
+    for chapter in chapters():
+        assert chapter.title in links, f"{chapter.title!r} is not in the sidebar"
+        page.locator(".bd-sidebar-primary nav a.reference.internal",
+                     has_text=chapter.title).first.click()
+        page.wait_for_load_state("load")
+        assert page.url.split("#")[0].endswith(f"/{chapter.docname}.html")
+        heading = page.locator("article h1").first.inner_text()
+        assert re.sub(r"^[\d.]+\s+|#$", "", heading.strip()).strip() == chapter.title, page.url
+    assert not desktop.outside, f"requests outside 127.0.0.1: {desktop.outside}"
+    assert not desktop.errors, "console errors:\n" + "\n".join(desktop.errors)
+
+
+def test_pages_make_no_outside_request_and_no_console_error(desktop, base_url):
+    names = [c.docname for c in chapters()] + ["index", "genindex", "search"]
+    for name in names:
+        desktop.open(base_url + f"{name}.html")
+    desktop.page.wait_for_load_state("networkidle")
+    assert not desktop.outside, f"requests outside 127.0.0.1: {desktop.outside}"
+    assert not desktop.errors, "console errors:\n" + "\n".join(desktop.errors)
+
+
+def test_the_watch_catches_an_outside_request(desktop, base_url):
+    page = desktop.open(base_url + "index.html")
+    page.evaluate("() => fetch('http://192.0.2.1/x.js').catch(() => null)")
+    page.evaluate("() => console.error('deliberate')")
+    assert desktop.outside == ["http://192.0.2.1/x.js"]
+    assert any("deliberate" in e for e in desktop.errors)
+
+
+def test_listings_show_their_captions(desktop, base_url):
+    checked = 0
+    for chapter in chapters():
+        text = chapter.text
+        expected = len(FENCE.findall(text)) + len(re.findall(r"^:{3,}\{stage\}", text, re.M))
+        if not expected:
+            continue
+        page = desktop.open(base_url + f"{chapter.docname}.html")
+        captions = page.locator("div.code-block-caption").evaluate_all(
+            """els => els.map(e => ({
+                text: e.textContent, folded: !!e.closest('.dropdown'),
+                shown: e.innerText.trim() !== '' &&
+                       e.checkVisibility({visibilityProperty: true, opacityProperty: true})}))""")
+        assert len(captions) >= expected, \
+            f"{chapter.docname}: {expected} listings, {len(captions)} captions"
+        in_text = [c for c in captions if not c["folded"]]
+        assert all(c["shown"] for c in in_text), f"{chapter.docname}: a caption is hidden"
+        assert any(re.search(r"code/|«", c["text"]) for c in captions), chapter.docname
+        checked += expected
+    assert checked, "no chapter has a tangled listing"
+
+
+def test_solutions_are_folded_until_asked_for(desktop, base_url):
+    for chapter in chapters():
+        if ":class: dropdown" in chapter.text:
+            break
+    else:
+        pytest.skip("no chapter has a solution yet")
+    page = desktop.open(base_url + f"{chapter.docname}.html")
+    solution = page.locator(".admonition.dropdown").first
+    body = solution.locator("> :not(.admonition-title)").first
+    solution.scroll_into_view_if_needed()
+    assert not body.is_visible(), "the solution shows before it is asked for"
+    solution.locator(".admonition-title").click()
+    body.wait_for(state="visible")
+    assert body.is_visible()
+
+
+def test_search_finds_a_chapter_by_a_word_from_it(desktop, base_url):
+    tried = 0
+    for chapter in chapters():
+        words = [w for w in re.findall(r"[A-Za-z]{6,}", chapter.title)]
+        if not words or "being written" in chapter.text:
+            continue
+        word = max(words, key=len).lower()
+        page = desktop.open(base_url + f"search.html?q={word}")
+        results = page.locator("#search-results ul.search li a")
+        results.first.wait_for(timeout=15_000)
+        hrefs = results.evaluate_all("els => els.map(e => e.getAttribute('href'))")
+        assert any(h.split("#")[0].split("?")[0].endswith(f"{chapter.docname}.html")
+                   for h in hrefs), f"searching {word!r} did not find {chapter.docname}: {hrefs}"
+        tried += 1
+        if tried == 3:
+            break
+    assert tried, "no written chapter to search for"
+    assert not desktop.outside, f"requests outside 127.0.0.1: {desktop.outside}"
+
+
+def test_no_horizontal_overflow_at_phone_width(phone, base_url):
+    too_wide = []
+    for chapter in chapters():
+        page = phone.open(base_url + f"{chapter.docname}.html")
+        width = page.evaluate("() => document.documentElement.scrollWidth")
+        if width > PHONE["width"] + 1:
+            too_wide.append(f"{chapter.docname}: {width}px")
+    assert not too_wide, f"pages wider than {PHONE['width']}px: {too_wide}"
+
+
+def screenshot_chapter() -> str:
+    """The first numbered chapter with a listing and a diagram: a rich page to look at."""
+    for chapter in chapters():
+        if chapter.part.startswith("Part") and FENCE.search(chapter.text) \
+                and "{graphviz}" in chapter.text:
+            return chapter.docname
+    return chapters()[0].docname
+
+
+def test_screenshots_at_desktop_and_phone_width(desktop, phone, base_url):
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    name = screenshot_chapter()
+    for label, watched in (("desktop", desktop), ("phone", phone)):
+        page = watched.open(base_url + f"{name}.html")
+        page.wait_for_load_state("networkidle")
+        path = SCREENSHOTS / f"{name}-{label}.png"
+        page.screenshot(path=str(path))
+        assert path.read_bytes().startswith(b"\x89PNG")
+        size = page.viewport_size
+        assert size["width"] == (DESKTOP if label == "desktop" else PHONE)["width"]
