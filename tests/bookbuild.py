@@ -20,6 +20,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 BOOK = ROOT / "book"
+sys.path.insert(0, str(ROOT / "tools"))   # tale_sphinx: how listings are recognised
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 TOCTREE = re.compile(r"^```\{toctree\}\n(?P<body>.*?)^```", re.S | re.M)
