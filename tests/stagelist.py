@@ -14,6 +14,8 @@ features so far:
 - "pause":  the ('pause',) and ('now',) requests.
 - "tasks":  a Loop class with Task objects; spawn, join, current; ticks.
 - "sleep":  sleep(seconds), an injected clock, VirtualClock, run(coro, clock).
+- "io":     read_wait/write_wait on a selector; recv, send, accept, connect;
+            ResourceBusyError for a second waiter; loop.selector.
 """
 import importlib
 
@@ -23,6 +25,7 @@ STAGES = {
     "ch03_loop": {"run", "pause"},
     "ch04_spawn": {"run", "pause", "tasks"},
     "ch05_time": {"run", "pause", "tasks", "sleep"},
+    "ch06_io": {"run", "pause", "tasks", "sleep", "io"},
 }
 
 
