@@ -319,7 +319,7 @@ if __name__ == "__main__":
         start = await now()
         for _ in range(beats):
             await sleep(period)
-            print(f"{await now() - start:4.1f}s  {name}")
+            print(f"{await now() - start:5.2f}s  {name}")
 
     async def main():
         fast = await spawn(heartbeat("fast", 0.1, 5))
