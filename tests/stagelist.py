@@ -16,6 +16,8 @@ features so far:
 - "sleep":  sleep(seconds), an injected clock, VirtualClock, run(coro, clock).
 - "io":     read_wait/write_wait on a selector; recv, send, accept, connect;
             ResourceBusyError for a second waiter; loop.selector.
+- "cancel": cancel(task) throws CancelledError (a BaseException) wherever the
+            task waits and returns when it has ended; swallowing is reported.
 """
 import importlib
 
@@ -26,6 +28,7 @@ STAGES = {
     "ch04_spawn": {"run", "pause", "tasks"},
     "ch05_time": {"run", "pause", "tasks", "sleep"},
     "ch06_io": {"run", "pause", "tasks", "sleep", "io"},
+    "ch07_cancel": {"run", "pause", "tasks", "sleep", "io", "cancel"},
 }
 
 

@@ -440,3 +440,14 @@ def test_exercise_2_read_pipe_does_not_block_the_loop():
     assert log == [("write", b"pipes"), ("read", b"pipes"),
                    ("write", b"work"), ("read", b"work")]
     assert len(loop.selector.get_map()) == 0
+
+
+def test_the_stage_demo_runs_an_echo_server():
+    import pathlib
+    import sys
+    stage = pathlib.Path(__file__).parent.parent / "code" / "stages" / "ch06_io.py"
+    out = subprocess.run([sys.executable, str(stage)], capture_output=True, text=True,
+                         timeout=30, check=True).stdout
+    assert out.count("server: a client from port") == 3
+    assert sorted(line for line in out.splitlines() if line.startswith("client")) == [
+        "client got 'one'", "client got 'three'", "client got 'two'"]
