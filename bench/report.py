@@ -25,6 +25,7 @@ FLOOR_LABELS = {
     "floor:sched": "3. + a ready deque of 100 coroutines",
     "floor:trap": "4. + request tuple, trap generator, `async def sleep`",
     "floor:dispatch": "5. + task object and handler table",
+    "floor:tuned": "6. rung 5, tuned: no `*request[1:]`, locals",
 }
 
 
@@ -85,6 +86,19 @@ def ratio(value, ref, lower_is_better):
     return f"{r:.2f}"
 
 
+def _load_sentence(meta):
+    load = meta.get("load_average")
+    if not load:
+        return "The machine's load was not recorded."
+    before, after = load["before"][0], load["after"][0]
+    cpus = meta["machine"]["cpus"]
+    return (f"Load average (1 min) {before:.1f} when the run began and {after:.1f} when "
+            f"it ended, on {cpus} CPUs: other work shared the machine"
+            if max(before, after) >= 0.5 * cpus else
+            f"Load average (1 min) {before:.1f} when the run began and {after:.1f} when "
+            "it ended: the machine was otherwise quiet") + "."
+
+
 def machine_text(data):
     m = data["meta"]
     mach = m["machine"]
@@ -94,6 +108,8 @@ def machine_text(data):
         f"{m['pinning']}; {m['config']['repeats']} interleaved rounds of the main "
         f"benchmarks, each sample in a fresh process; the whole run took "
         f"{m['elapsed_seconds']:.0f} s.",
+        "",
+        _load_sentence(m),
         "",
         "| backend | version |",
         "|---|---|",
@@ -110,41 +126,50 @@ def machine_text(data):
 
 
 def summary_text(data):
-    lines = ["| benchmark | backend | median (min–max) | unit | × asyncio | × uvloop |",
-             "|---|---|---|---|---|---|"]
-    for bench, (key, unit, lower, label) in HEADLINE.items():
-        meds = {b: cell(values(data, "main", bench, b, key))[0] for b in BACKENDS}
-        first = True
-        for b in BACKENDS:
-            name = label if first else ""
-            first = False
-            med, text = cell(values(data, "main", bench, b, key))
+    lines = ["| benchmark | backend | wall clock: median (min–max) | CPU time: median "
+             "(min–max) | unit | × asyncio | × uvloop |",
+             "|---|---|---|---|---|---|---|"]
+    for bench, (wall_key, cpu_key, unit, lower, label) in HEADLINE.items():
+        meds = {b: cell(values(data, "main", bench, b, cpu_key))[0] for b in BACKENDS}
+        label = label.format(**data["meta"]["config"]["main"][bench])
+        for i, b in enumerate(BACKENDS):
+            name = label if i == 0 else ""
+            _, wall = cell(values(data, "main", bench, b, wall_key))
+            med, cpu = cell(values(data, "main", bench, b, cpu_key))
             if med is None:
                 why = not_run_reason(data, b) or "; ".join(errors(data, "main", bench, b)) \
                     or "no sample"
-                lines.append(f"| {name} | {b} | not run: {why} | | | |")
+                lines.append(f"| {name} | {b} | not run: {why} | | | | |")
                 continue
-            lines.append(f"| {name} | {b} | {text} | {unit} | "
+            lines.append(f"| {name} | {b} | {wall} | {cpu} | {unit} | "
                          f"{ratio(med, meds['asyncio'], lower)} | "
                          f"{ratio(med, meds['uvloop'], lower)} |")
-    lines += ["", "Ratios are ratios of time (for echo, of time per round trip): "
-              "below 1 is faster than the reference, above 1 slower."]
+    lines += ["", "Ratios compare CPU-time medians and are ratios of time (for echo, of "
+              "time per round trip): below 1 is faster than the reference, above 1 "
+              "slower. For timers, the wall clock counts what the run took beyond its "
+              "longest sleep, and the CPU time counts all the work of the run."]
     return "\n".join(lines) + "\n"
 
 
 def floors_text(data):
-    lines = ["| what one switch does | ns per switch | added by this step |",
+    lines = ["| what one switch does | CPU ns per switch | added by this step |",
              "|---|---|---|"]
     prev = None
+    meds = {}
     for f in FLOORS:
-        med, text = cell(values(data, "main", "switches", f, "ns_per_switch"))
-        added = "–" if prev is None or med is None else f"{med - prev:+.0f}"
+        med, text = cell(values(data, "main", "switches", f, "cpu_ns_per_switch"))
+        meds[f] = med
+        base = meds.get("floor:dispatch") if f == "floor:tuned" else prev
+        added = "–" if base is None or med is None else f"{med - base:+.0f}"
+        if f == "floor:tuned" and added != "–":
+            added += " (vs rung 5)"
         lines.append(f"| {FLOOR_LABELS[f]} | {text} | {added} |")
         prev = med
-    for b in ("tale", "asyncio", "uvloop"):
-        med, text = cell(values(data, "main", "switches", b, "ns_per_switch"))
+    rung5 = meds.get("floor:dispatch")
+    for b in ("tale", "asyncio", "uvloop", "curio", "trio"):
+        med, text = cell(values(data, "main", "switches", b, "cpu_ns_per_switch"))
         lines.append(f"| {b} (`sleep(0)`) | {text} | "
-                     f"{'–' if med is None or prev is None else f'{med - prev:+.0f} over rung 5'} |")
+                     f"{'–' if med is None or rung5 is None else f'{med - rung5:+.0f} over rung 5'} |")
     return "\n".join(lines) + "\n"
 
 
@@ -152,16 +177,16 @@ def stages_text(data):
     stage_names = data["meta"].get("stages", [])
     if not stage_names:
         return "No Part I stage was present when these results were taken.\n"
-    lines = ["| stage | ns per switch | note |", "|---|---|---|"]
+    lines = ["| stage | CPU ns per switch | note |", "|---|---|---|"]
     for s in stage_names:
         b = f"stage:{s}"
-        med, text = cell(values(data, "stages", "switches", b, "ns_per_switch"))
+        med, text = cell(values(data, "stages", "switches", b, "cpu_ns_per_switch"))
         if med is None:
             why = not_run_reason(data, b) or "; ".join(errors(data, "stages", "switches", b))
             lines.append(f"| `{s}` | – | {why} |")
         else:
             lines.append(f"| `{s}` | {text} | |")
-    med, text = cell(values(data, "main", "switches", "tale", "ns_per_switch"))
+    med, text = cell(values(data, "main", "switches", "tale", "cpu_ns_per_switch"))
     lines.append(f"| `tale` (the library) | {text} | from the main table |")
     return "\n".join(lines) + "\n"
 
@@ -185,10 +210,11 @@ def scaling_points(data, group, bench, key, size_key="tasks"):
 
 def scaling_text(data):
     parts = []
-    sw = scaling_points(data, "switch_scaling", "switches", "ns_per_switch")
-    tm = scaling_points(data, "timer_scaling", "timers", "us_per_timer")
-    for title, pts, unit in (("ns per switch, by number of live tasks", sw, "tasks"),
-                             ("µs of overhead per timer, by number of sleepers", tm, "sleepers")):
+    sw = scaling_points(data, "switch_scaling", "switches", "cpu_ns_per_switch")
+    tm = scaling_points(data, "timer_scaling", "timers", "cpu_us_per_timer")
+    for title, pts, unit in (("CPU ns per switch, by number of live tasks", sw, "tasks"),
+                             ("CPU µs per sleeping task (spawn, sleep, join), by number "
+                              "of sleepers", tm, "sleepers")):
         sizes = sorted({n for p in pts.values() for n, _ in p})
         if not sizes:
             continue
@@ -243,8 +269,11 @@ def _plt():
 
 
 def _save(fig, path):
+    """Write ``path`` (an .svg, for HTML) and the same plot as .pdf (for LaTeX)."""
     fig.tight_layout()
     fig.savefig(path, format="svg", metadata={"Date": None})
+    fig.savefig(path[:-4] + ".pdf", format="pdf",
+                metadata={"CreationDate": None, "ModDate": None})
 
 
 def plot_lines(plt, pts, title, ylabel, xlabel, path):
@@ -296,12 +325,12 @@ def write_all(data, out):
                     "requirements-bench.txt).\n")
         return sorted(texts)
     cfg = data["meta"]["config"]
-    plot_lines(plt, scaling_points(data, "switch_scaling", "switches", "ns_per_switch"),
-               "One switch, by number of live tasks", "ns per switch (log)",
+    plot_lines(plt, scaling_points(data, "switch_scaling", "switches", "cpu_ns_per_switch"),
+               "One switch, by number of live tasks", "CPU ns per switch (log)",
                "live tasks (log)", os.path.join(out, "switch_scaling.svg"))
-    plot_lines(plt, scaling_points(data, "timer_scaling", "timers", "us_per_timer"),
-               f"Timer overhead, tasks sleeping 0–{cfg['timer_scaling']['max_ms']:g} ms",
-               "µs per timer (log)", "sleeping tasks (log)",
+    plot_lines(plt, scaling_points(data, "timer_scaling", "timers", "cpu_us_per_timer"),
+               f"Spawn, sleep 0–{cfg['timer_scaling']['max_ms']:g} ms, join: CPU per task",
+               "CPU µs per task (log)", "sleeping tasks (log)",
                os.path.join(out, "timer_scaling.svg"))
     plot_bars(plt, data, "idle_cpu", "cpu_seconds", 1.0,
               f"CPU time while {cfg['idle_cpu']['tasks']:,} tasks sleep "

@@ -30,18 +30,20 @@ sys.path.insert(0, HERE)
 import adapters  # noqa: E402
 
 BACKENDS = ["asyncio", "uvloop", "trio", "curio", "tale"]
-FLOORS = ["floor:send", "floor:await", "floor:sched", "floor:trap", "floor:dispatch"]
+FLOORS = ["floor:send", "floor:await", "floor:sched", "floor:trap", "floor:dispatch",
+          "floor:tuned"]
 
-# What each benchmark reports in the main table: (key, unit, lower_is_better, label)
+# What each benchmark reports in the main table:
+#   (wall-clock key, CPU-time key, unit, lower_is_better, label made from its sizes)
 HEADLINE = {
-    "switches": ("ns_per_switch", "ns per switch", True,
-                 "switches: 100 tasks × 10,000 `sleep(0)`"),
-    "spawn_join": ("us_per_task", "µs per task", True,
-                   "spawn + join: 100,000 trivial tasks"),
-    "timers": ("overhead_seconds", "s over the longest sleep", True,
-               "timers: 100,000 tasks sleep 0–10 ms"),
-    "echo": ("round_trips_per_s", "round trips per s", False,
-             "echo: 50 connections × 2,000 round trips of 64 B"),
+    "switches": ("ns_per_switch", "cpu_ns_per_switch", "ns per switch", True,
+                 "switches: {tasks:,} tasks × {rounds:,} `sleep(0)`"),
+    "spawn_join": ("us_per_task", "cpu_us_per_task", "µs per task", True,
+                   "spawn + join: {tasks:,} trivial tasks"),
+    "timers": ("overhead_seconds", "cpu_seconds", "s", True,
+               "timers: {tasks:,} tasks sleep 0–{max_ms:g} ms"),
+    "echo": ("round_trips_per_s", "cpu_round_trips_per_s", "round trips per s", False,
+             "echo: {connections:,} connections × {trips:,} round trips of {size} B"),
 }
 
 FULL = {
@@ -211,6 +213,7 @@ def main(argv=None):
         if cls.python_flags and name in available:
             log(f"  {name} runs with python {' '.join(cls.python_flags)}: {cls.flags_reason}")
 
+    load_before = os.getloadavg()
     started = time.perf_counter()
     samples: list[dict] = []
     run_rounds(pin, jobs(cfg, stage_names), cfg["repeats"], available, cfg["timeout"],
@@ -226,6 +229,7 @@ def main(argv=None):
             "machine": machine(),
             "pinning": pin_note,
             "elapsed_seconds": elapsed,
+            "load_average": {"before": load_before, "after": os.getloadavg()},
             "config": cfg,
             "backends": {n: probes[n] for n in names},
             "flags": {n: {"flags": list(adapters.BACKENDS[n].python_flags),
