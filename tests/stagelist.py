@@ -18,6 +18,8 @@ features so far:
             ResourceBusyError for a second waiter; loop.selector.
 - "cancel": cancel(task) throws CancelledError (a BaseException) wherever the
             task waits and returns when it has ended; swallowing is reported.
+- "invariants": Loop(debug=True) / TALE_DEBUG=1 call check_invariants()
+            after every tick; PLACES maps each task state to its one place.
 """
 import importlib
 
@@ -29,6 +31,7 @@ STAGES = {
     "ch05_time": {"run", "pause", "tasks", "sleep"},
     "ch06_io": {"run", "pause", "tasks", "sleep", "io"},
     "ch07_cancel": {"run", "pause", "tasks", "sleep", "io", "cancel"},
+    "ch08_one_loop": {"run", "pause", "tasks", "sleep", "io", "cancel", "invariants"},
 }
 
 
