@@ -101,6 +101,13 @@ def _tex_escape(text):
     return re.sub(r"([#$%&_{}])", r"\\\1", text)
 
 
+def _section_title(node):
+    """The title of the section that holds node ("Exercise 2: ..."), if any."""
+    while node is not None and not isinstance(node, nodes.section):
+        node = node.parent
+    return node[0].astext() if node is not None and len(node) else None
+
+
 def _solutions_by_chapter(doctree):
     """[(chapter title, [solution admonitions])] in book order.
 
@@ -175,8 +182,11 @@ def shape_latex_book(app, doctree, docname):
         group = nodes.section()
         group += nodes.title(chapter, chapter)
         appendix += group
-        for node in solutions:
+        for k, node in enumerate(solutions, start=1):
             number += 1
+            exercise = _section_title(node) or ""
+            if not exercise.lower().startswith("exercise "):
+                exercise = f"exercise {k}"
             pointer = nodes.paragraph()
             pointer += _raw(r"\phantomsection\label{tale-ex-%d}" % number)
             pointer += nodes.emphasis("", "The solution is in the appendix, on page ")
@@ -184,10 +194,14 @@ def shape_latex_book(app, doctree, docname):
                             % (number, number))
             pointer += nodes.emphasis("", ".")
             node.replace_self(pointer)
-            node += nodes.paragraph("", "", _raw(
+            # Printed as plain text under a heading, not in a box: a listing
+            # inside an admonition cannot break across pages in LaTeX.
+            group += nodes.rubric("", f"Solution to {exercise}")
+            group += nodes.paragraph("", "", _raw(
                 r"\phantomsection\label{tale-sol-%d}\emph{(The exercise is on page "
                 r"\hyperref[tale-ex-%d]{\pageref*{tale-ex-%d}}.)}" % (number, number, number)))
-            group += node
+            group.extend(child for child in list(node.children)
+                         if not isinstance(child, nodes.title))
     top += appendix
 
 

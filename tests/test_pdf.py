@@ -108,6 +108,21 @@ def test_no_listing_line_is_wrapped_in_the_pdf(text):
         f"(continuations start with {conf.TALE_WRAP_MARK}):\n" + "\n".join(wrapped))
 
 
+def test_nothing_runs_off_the_page(pdf):
+    """LaTeX reports anything wider than a line or taller than a page as overfull.
+
+    A box wider than the text (an \\hbox) runs into the margin; a page whose
+    content is taller than the text area (a \\vbox) runs into the footer.  A
+    framed listing may overshoot by a point or two, which no reader can see.
+    """
+    log = (pdf.parent / "tale.log").read_text(errors="replace")
+    overfull = re.findall(r"Overfull \\([hv])box \(([\d.]+)pt too (?:wide|high)\)[^\n]*", log)
+    assert "Output written on tale.pdf" in log or "tale.xdv" in log
+    bad = [f"{kind}box {size}pt" for kind, size in overfull
+           if float(size) > (1.0 if kind == "h" else 6.0)]
+    assert not bad, f"content runs off the page (see tale.log): {bad}"
+
+
 def listing_lines():
     """(place, line) for every line of every listing in book/ and code/."""
     for chapter in sorted(BOOK.glob("*.md")):
