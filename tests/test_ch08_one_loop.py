@@ -278,3 +278,14 @@ def test_exercise_2_tracing_loop_records_every_request():
     loop = TracingLoop(VirtualClock())
     assert loop.run(main()) == "ok"
     assert loop.trace == [(1, 1, "spawn"), (2, 2, "sleep"), (2, 1, "join")]
+
+
+def test_every_test_the_chapter_names_exists():
+    """The list of closed gaps names tests; a renamed test must not leave it stale."""
+    chapter = (ROOT / "book" / "ch08-one-loop.md").read_text()
+    named = set(re.findall(r"`(test_\w+)`", chapter))
+    defined = set()
+    for path in (ROOT / "tests").glob("test_*.py"):
+        defined |= set(re.findall(r"^def (test_\w+)\(", path.read_text(), re.M))
+    assert len(named) >= 10
+    assert named <= defined, sorted(named - defined)

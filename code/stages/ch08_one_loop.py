@@ -77,15 +77,15 @@ async def cancel(task):
     return await _request("cancel", task)
 
 
-PLACES = {                  # a task's state -> the one place it is kept in
-    "ready": "ready",       # Loop.ready, the queue of tasks to step
-    "running": "current",   # Loop.current, during its own step only
-    "sleeping": "timers",   # one live (deadline, number, task) in Loop.timers
-    "reading": "selector",  # the EVENT_READ slot of one selector key
-    "writing": "selector",  # the EVENT_WRITE slot of one selector key
-    "joining": "joiners",   # the joiners of the one task it joins
+PLACES = {                      # a task's state -> the one place it is in
+    "ready": "ready",           # Loop.ready, the queue of tasks to step
+    "running": "current",       # Loop.current, during its own step only
+    "sleeping": "timers",       # one live (deadline, number, task) in timers
+    "reading": "selector",      # the EVENT_READ slot of one selector key
+    "writing": "selector",      # the EVENT_WRITE slot of one selector key
+    "joining": "joiners",       # the joiners of the one task it joins
     "cancelling": "joiners",    # the joiners of the one task it cancels
-    "done": None,           # nowhere: the loop has let go of it
+    "done": None,               # nowhere: the loop has let go of it
 }
 WAITS = {"sleeping", "reading", "writing", "joining", "cancelling"}
 
