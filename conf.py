@@ -87,6 +87,11 @@ latex_elements = {
 \newcommand{\taleunnumbered}{%
   \setcounter{talesecnumdepth}{\value{secnumdepth}}\setcounter{secnumdepth}{-1}}
 \newcommand{\talenumbered}{\setcounter{secnumdepth}{\value{talesecnumdepth}}}
+% Inline code may break after an underscore, so that a long identifier in a
+% narrow table column or at the end of a line does not run into the margin.
+\newcommand{\taleunderscore}{\textunderscore\discretionary{}{}{}}
+\let\taleupquote\sphinxupquote
+\protected\def\sphinxupquote#1{\taleupquote{\let\_\taleunderscore#1}}
 """,
 }
 
