@@ -1,0 +1,20 @@
+"""Chapter 13, exercise 2: measure a block in virtual time."""
+import contextlib
+
+import tale
+
+
+class Elapsed:
+    """What `elapsed` measured: `seconds` of loop time."""
+    seconds = None
+
+
+@contextlib.contextmanager
+def elapsed():
+    """``with elapsed() as e: ...``, then ``e.seconds`` is the loop time it took."""
+    result = Elapsed()
+    start = tale.clock()
+    try:
+        yield result
+    finally:
+        result.seconds = tale.clock() - start

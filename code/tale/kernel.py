@@ -1,0 +1,399 @@
+"""The kernel: the loop that runs tale's tasks.
+
+Principles
+1. Tasks reach the kernel only through traps: they yield a request tuple
+   from `traps._trap`, and the kernel answers with ``trap_<tag>``.  The one
+   other door is `reschedule`, which wakes a task parked by ``park``.
+2. The kernel is small.  Whatever can be written as async code over a few
+   traps (timeouts, task groups, locks, queues) lives in its own module.
+3. Every wait carries its undo.  A blocked task's ``_undo`` takes it out of
+   what it waits for; cancelling it is: undo, then reschedule with the error.
+4. One place runs tasks, `Kernel._loop`, one tick at a time, in four steps:
+   choose the poll timeout, poll, move due timers, run the batch of tasks
+   that were ready when the tick began.  First in, first out, everywhere.
+5. A task's fault never stops the kernel: a bad request gets a `TypeError`
+   thrown into that task; a crash is kept for whoever joins the task, and
+   reported at the end if nobody did.
+6. Time comes from an injected clock, so tests can own it.
+"""
+import heapq
+import selectors
+import sys
+import traceback
+import types
+from collections import deque
+from itertools import count
+
+from .clock import MonotonicClock
+from .errors import CancelledError
+from .task import Task
+from .traps import YIELD
+
+#: The longest one poll may block, in seconds (asyncio caps it at a day too).
+MAX_WAIT = 86400.0
+#: Rebuild the timer heap once it holds this many dead entries *and* they are
+#: more than half of it (a dead entry is a timer whose wait was undone).
+COMPACT_AT = 100
+
+_running = None      # the Kernel running in this thread, or None
+
+
+def running_kernel():
+    """The kernel that is running now; `RuntimeError` outside `run`."""
+    if _running is None:
+        raise RuntimeError('no tale loop is running')
+    return _running
+
+
+def clock():
+    """The running loop's clock: monotonic time in seconds."""
+    return running_kernel().clock.now()
+
+
+def reschedule(task, value=None):
+    """Wake `task`, parked by the ``park`` trap, with `value` as its answer."""
+    running_kernel()._wake(task, value)
+
+
+def run(corofunc, *args, clock=None):
+    """Run ``corofunc(*args)`` (or a coroutine object) as the main task.
+
+    Returns its result; its exception escapes as itself.  `clock` replaces
+    the real clock, for example with `tale.testing.VirtualClock`.
+    """
+    return Kernel(clock).run(corofunc, *args)
+
+
+class Kernel:
+    """The event loop.  Use `run`; tests may build one to look inside."""
+
+    def __init__(self, clock=None):
+        self.clock = MonotonicClock() if clock is None else clock
+        # Tasks to resume, oldest first; each has its answer in _value/_exc.
+        self._ready = deque()
+        # Heap of [deadline, sequence, task, exc]: when due, wake `task`
+        # (exc None: a sleep ends) or cancel it with `exc` (a timeout).
+        # task None marks a dead entry, dropped lazily.  The unique sequence
+        # number keeps the heap from ever comparing tasks.
+        self._timers = []
+        self._sequence = count()
+        self._dead_timers = 0        # Invariant: == number of entries with task None
+        self._selector = None        # made at the first I/O wait
+        self._io_waits = 0           # Invariant: == number of tasks in read/write_wait
+        self._live = 0               # unfinished tasks that are not daemons
+        self._daemons = set()        # unfinished daemon tasks
+        self._stopping = False       # True once the daemons have been cancelled
+        self._failed = []            # tasks that ended with an error (not cancelled)
+        self._current = None         # the task being stepped, or None
+        # The explicit table of requests: tag -> handler.
+        self._traps = {
+            'spawn': self.trap_spawn,
+            'join': self.trap_join,
+            'sleep': self.trap_sleep,
+            'read_wait': self.trap_read_wait,
+            'write_wait': self.trap_write_wait,
+            'cancel': self.trap_cancel,
+            'current': self.trap_current,
+            'timeout': self.trap_timeout,
+            'untimeout': self.trap_untimeout,
+            'park': self.trap_park,
+        }
+
+    # ------------------------------------------------------------------
+    # Running
+    def run(self, corofunc, *args):
+        """Run the main task and every non-daemon task to the end."""
+        global _running
+        if _running is not None:
+            raise RuntimeError('tale.run() cannot be called inside a running loop')
+        coro = corofunc if isinstance(corofunc, types.CoroutineType) else corofunc(*args)
+        main = self._new_task(coro, False)
+        _running = self
+        try:
+            self._loop()
+        finally:
+            _running = None
+            if self._selector is not None:
+                self._selector.close()
+        self._report_unretrieved()
+        return main.result()
+
+    def _loop(self):
+        ready = self._ready
+        popleft, append = ready.popleft, ready.append
+        timers = self._timers
+        traps = self._traps
+        clock = self.clock
+        heappop = heapq.heappop
+        while True:
+            if not self._live:
+                if not self._daemons:
+                    return
+                if not self._stopping:          # the last real task is done
+                    self._stopping = True
+                    for task in list(self._daemons):
+                        self._cancel(task, CancelledError())
+
+            # Step 1: how long may the poll block?  Not at all if tasks are
+            # ready; else until the first live timer; else without limit.
+            if ready:
+                timeout = 0
+            elif timers:
+                while timers and timers[0][2] is None:
+                    heappop(timers)
+                    self._dead_timers -= 1
+                timeout = (min(max(0.0, timers[0][0] - clock.now()), MAX_WAIT)
+                           if timers else None)
+            else:
+                timeout = None
+
+            # Step 2: poll for I/O, or wait for the first timer.
+            if self._io_waits:
+                for key, mask in clock.select(self._selector, timeout):
+                    self._io_ready(key, mask)
+            elif timeout:
+                clock.sleep(timeout)
+            elif timeout is None and not ready:
+                raise RuntimeError(
+                    f'deadlock: {self._live + len(self._daemons)} task(s) wait '
+                    'for something that no task can do any more')
+
+            # Step 3: move the tasks whose timers are due to the ready queue.
+            if timers:
+                now = clock.now()
+                while timers and timers[0][0] <= now:
+                    entry = heappop(timers)
+                    task, exc = entry[2], entry[3]
+                    entry[2] = None           # spent: undoing it does nothing
+                    if task is None:
+                        self._dead_timers -= 1
+                    elif exc is None:         # a sleep is over
+                        task._undo = None
+                        task._value = None
+                        append(task)
+                    else:
+                        self._cancel(task, exc)
+
+            # Step 4: run the tasks that were ready when this tick began; a
+            # task woken now waits for the next tick, after the next poll.
+            for _ in range(len(ready)):
+                task = popleft()
+                self._current = task
+                while True:             # one step; repeats only for instant answers
+                    try:
+                        exc = task._exc
+                        if exc is None:
+                            request = task._send(task._value)
+                        else:
+                            task._exc = None
+                            request = task.coro.throw(exc)
+                    except StopIteration as stop:
+                        self._finish(task, stop.value, None)
+                        break
+                    except (KeyboardInterrupt, SystemExit):
+                        raise           # Ctrl-C and exit() end the loop itself
+                    except BaseException as error:
+                        self._finish(task, None, error)
+                        break
+                    if request is YIELD:            # fast path: sleep(0)
+                        append(task)
+                        break
+                    try:
+                        handler = traps[request[0]] if type(request) is tuple else None
+                    except (KeyError, IndexError, TypeError):
+                        handler = None
+                    if handler is None:
+                        task._exc = TypeError(
+                            f'{task.name} yielded {request!r}, which is not a tale '
+                            'request; is it awaiting something made for another loop?')
+                        continue
+                    try:
+                        if not handler(task, *request[1:]):
+                            break           # the task waits, or is queued
+                    except Exception as error:  # a bad request: its task hears of it
+                        task._exc = error
+            self._current = None
+
+    # ------------------------------------------------------------------
+    # Tasks begin, end, wake and are cancelled
+    def _new_task(self, coro, daemon):
+        task = Task(coro, daemon)
+        if daemon:
+            self._daemons.add(task)
+        else:
+            self._live += 1
+        self._ready.append(task)
+        return task
+
+    def _finish(self, task, result, error):
+        task._done = True
+        task._result = result
+        task._exception = error
+        if error is not None and not isinstance(error, CancelledError):
+            self._failed.append(task)
+        if task.daemon:
+            self._daemons.discard(task)
+        else:
+            self._live -= 1
+        joiners = task._joiners
+        if joiners:
+            task._joiners = None
+            for joiner in joiners:
+                self._wake(joiner, None)
+
+    def _wake(self, task, value):
+        # Invariant: task._undo is not None (it was waiting)
+        task._undo = None
+        task._value = value
+        self._ready.append(task)
+
+    def _cancel(self, task, exc):
+        """Arrange for `exc` to be thrown into `task`; True if it will be."""
+        if task._done:
+            return False
+        pending = task._exc
+        if isinstance(pending, CancelledError) and pending._rank <= exc._rank:
+            return False            # an equal or stronger cancellation is on its way
+        task._exc = exc
+        undo = task._undo
+        if undo is not None:        # it waits: take it out, and queue it
+            task._undo = None
+            undo()
+            self._ready.append(task)
+        return True                 # (else it is already queued: it will see exc)
+
+    def _report_unretrieved(self):
+        for task in self._failed:
+            if not task._retrieved:
+                error = task._exception
+                print(f'tale: {task!r} failed and nobody joined it:', file=sys.stderr)
+                traceback.print_exception(type(error), error, error.__traceback__,
+                                          file=sys.stderr)
+
+    # ------------------------------------------------------------------
+    # Traps.  Each answers at once (sets task._value, returns True) or
+    # leaves the task waiting with an _undo (returns None).
+    def trap_spawn(self, task, coro, daemon):
+        task._value = self._new_task(coro, daemon)
+        return True
+
+    def trap_join(self, task, target):
+        if target is task:
+            task._exc = RuntimeError(f'{task!r} cannot join itself')
+            return True
+        if target._done:
+            task._value = None
+            return True
+        joiners = target._joiners
+        if joiners is None:
+            joiners = target._joiners = []
+        joiners.append(task)
+        task._waiting = 'join'
+        task._undo = lambda: joiners.remove(task)
+
+    def trap_sleep(self, task, seconds):
+        if seconds <= 0:
+            task._value = None
+            self._ready.append(task)
+            return
+        entry = [self.clock.now() + seconds, next(self._sequence), task, None]
+        heapq.heappush(self._timers, entry)
+        task._waiting = 'sleep'
+        task._undo = lambda: self._kill_timer(entry)
+
+    def trap_cancel(self, task, target, exc):
+        if target is task:
+            task._exc = RuntimeError(f'{task!r} cannot cancel itself; raise instead')
+            return True
+        task._value = self._cancel(target, CancelledError() if exc is None else exc)
+        return True
+
+    def trap_current(self, task):
+        task._value = task
+        return True
+
+    def trap_timeout(self, task, seconds, exc):
+        entry = [self.clock.now() + seconds, next(self._sequence), task, exc]
+        heapq.heappush(self._timers, entry)
+        task._value = entry
+        return True
+
+    def trap_untimeout(self, task, entry):
+        self._kill_timer(entry)
+        task._value = None
+        return True
+
+    def trap_park(self, task, waiters):
+        waiters.append(task)
+        task._waiting = 'park'
+        task._undo = lambda: waiters.remove(task)
+
+    def trap_read_wait(self, task, fileobj):
+        self._io_wait(task, fileobj, selectors.EVENT_READ, 0, 'read_wait')
+
+    def trap_write_wait(self, task, fileobj):
+        self._io_wait(task, fileobj, selectors.EVENT_WRITE, 1, 'write_wait')
+
+    # ------------------------------------------------------------------
+    # Timers and I/O, the kernel's own bookkeeping
+    def _kill_timer(self, entry):
+        if entry[2] is None:
+            return
+        entry[2] = None
+        self._dead_timers += 1
+        if self._dead_timers > COMPACT_AT and 2 * self._dead_timers > len(self._timers):
+            self._timers[:] = [e for e in self._timers if e[2] is not None]
+            heapq.heapify(self._timers)
+            self._dead_timers = 0
+
+    def _io_wait(self, task, fileobj, event, slot, name):
+        # The selector's data for a file is [reader, writer]: one task per
+        # direction, so a reader and a writer may share a socket.
+        if self._selector is None:
+            self._selector = selectors.DefaultSelector()
+        selector = self._selector
+        try:
+            key = selector.get_key(fileobj)
+        except KeyError:
+            selector.register(fileobj, event, [None, None])
+            key = selector.get_key(fileobj)
+        else:
+            if key.data[slot] is not None:
+                task._exc = RuntimeError(
+                    f'{key.data[slot]!r} already waits in {name} on {fileobj!r}')
+                return True
+            selector.modify(fileobj, key.events | event, key.data)
+        key.data[slot] = task
+        self._io_waits += 1
+        task._waiting = name
+        task._undo = lambda: self._io_done(fileobj, event, slot)
+
+    def _io_done(self, fileobj, event, slot):
+        selector = self._selector
+        key = selector.get_key(fileobj)
+        key.data[slot] = None
+        self._io_waits -= 1
+        if key.events == event:
+            selector.unregister(fileobj)
+        else:
+            selector.modify(fileobj, key.events & ~event, key.data)
+
+    def _io_ready(self, key, mask):
+        for slot, event in ((0, selectors.EVENT_READ), (1, selectors.EVENT_WRITE)):
+            task = key.data[slot]
+            if mask & event and task is not None:
+                self._io_done(key.fileobj, event, slot)
+                self._wake(task, None)
+
+    # ------------------------------------------------------------------
+    def check_invariants(self):
+        """Assert the rules written next to the kernel's data (for tests)."""
+        assert self._dead_timers == sum(e[2] is None for e in self._timers)
+        assert all(t._undo is None and not t._done for t in self._ready)
+        if self._selector is not None:
+            waiting = [t for key in self._selector.get_map().values()
+                       for t in key.data if t is not None]
+            assert self._io_waits == len(waiting)
+            assert all(t._undo is not None for t in waiting)
+        else:
+            assert self._io_waits == 0

@@ -1,0 +1,102 @@
+"""Tasks: a coroutine driven by the kernel, and what became of it."""
+from .errors import CancelledError
+from .traps import _cancel, _join
+
+
+class Task:
+    """A coroutine run by the loop; what `spawn` returns.
+
+    A task is *ready* (in the kernel's ready queue, or running), *waiting*
+    (blocked in a trap, with a way to undo that wait), or *finished* (with a
+    result or an exception).
+    """
+
+    __slots__ = (
+        'coro',          # the coroutine this task drives
+        'name',          # for people: the coroutine's qualified name
+        'daemon',        # True: not waited for when the loop ends
+        '_send',         # coro.send, bound once (the hot path calls it)
+        '_value',        # kernel: what to send at the next resumption
+        '_exc',          # kernel: what to throw instead (wins over _value)
+        '_undo',         # kernel: removes the task from what it waits for
+        '_waiting',      # kernel: the tag of the trap it is blocked in
+        '_done',         # kernel: True once the coroutine has ended
+        '_result',       # kernel: its return value
+        '_exception',    # kernel: the exception that ended it, or None
+        '_joiners',      # kernel: list of tasks blocked in join() on it, or None
+        '_retrieved',    # True once someone has seen its outcome
+        '_scope_depth',  # timeouts: how many timeout scopes are open in it
+        '__weakref__',
+    )
+    # Invariant: self._undo is None or not self._done
+    # Invariant: self._undo is not None  <=>  the task waits in a trap
+    # Invariant: self._exception is None or self._result is None
+
+    def __init__(self, coro, daemon=False):
+        self.coro = coro
+        self.name = getattr(coro, '__qualname__', repr(coro))
+        self.daemon = daemon
+        self._send = coro.send
+        self._value = None
+        self._exc = None
+        self._undo = None
+        self._waiting = None
+        self._done = False
+        self._result = None
+        self._exception = None
+        self._joiners = None
+        self._retrieved = False
+        self._scope_depth = 0
+
+    def __repr__(self):
+        return f'<Task {self.name} {self.state}>'
+
+    @property
+    def state(self):
+        """A readable name for where the task is: ready, waiting (on what), finished."""
+        if self._done:
+            return 'cancelled' if self.cancelled() else (
+                'failed' if self._exception is not None else 'finished')
+        if self._undo is not None:
+            return f'waiting ({self._waiting})'
+        return 'ready'
+
+    async def join(self):
+        """Wait for the task; return its result or raise its own exception object."""
+        await _join(self)
+        return self.result()
+
+    async def wait(self):
+        """Wait for the task to finish, whatever its outcome; never raises it."""
+        await _join(self)
+
+    async def cancel(self):
+        """Cancel the task and wait until it has finished."""
+        await _cancel(self)
+        await _join(self)
+
+    def done(self):
+        """True once the task has finished, one way or another."""
+        return self._done
+
+    def result(self):
+        """The task's return value, or its exception raised; it must be done."""
+        self._check_done()
+        self._retrieved = True
+        if self._exception is not None:
+            raise self._exception
+        return self._result
+
+    def exception(self):
+        """The exception that ended the task, or None if it returned; it must be done."""
+        self._check_done()
+        self._retrieved = True
+        return self._exception
+
+    def cancelled(self):
+        """True if the task ended by a `CancelledError`."""
+        return isinstance(self._exception, CancelledError)
+
+    def _check_done(self):
+        if not self._done:
+            raise RuntimeError(f'{self!r} has not finished yet')

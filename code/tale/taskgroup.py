@@ -1,0 +1,89 @@
+"""Task groups: structured concurrency.  No task outlives its group."""
+from .errors import CancelledError
+from .traps import _cancel, _current, spawn
+
+
+class _GroupCancelled(CancelledError):
+    """How a group stops its own body after a child failed (the weakest rank)."""
+    _rank = 1 << 30
+
+
+class TaskGroup:
+    """Spawn tasks that the ``async with`` block waits for.
+
+    ``async with TaskGroup() as g: await g.spawn(corofunc, *args)``.  When the
+    block ends, it waits for every child.  If a child or the body fails with
+    an exception, the group cancels the other children (and the body, if it is
+    still running), waits for them, and raises every failure together in an
+    `ExceptionGroup`.  A cancellation from outside cancels all the children
+    and then goes on.
+    """
+
+    def __init__(self):
+        self._tasks = []         # every child, in the order spawned
+        self._parent = None      # the task running the async with block
+        self._in_body = False    # True while the parent is inside the block
+        self._closed = False     # True once the block has ended
+        self._stop = _GroupCancelled('a task of the group failed')
+
+    async def __aenter__(self):
+        self._parent = await _current()
+        self._in_body = True
+        return self
+
+    async def spawn(self, corofunc, *args):
+        """Start ``corofunc(*args)`` as a child of this group; return its `Task`."""
+        if self._closed:
+            raise RuntimeError('this TaskGroup has ended; it cannot take new tasks')
+        task = await spawn(self._supervise, corofunc, args)
+        task.name = getattr(corofunc, '__qualname__', repr(corofunc))
+        self._tasks.append(task)
+        return task
+
+    async def _supervise(self, corofunc, args):
+        try:
+            return await corofunc(*args)
+        except CancelledError:
+            raise
+        except BaseException:
+            await self._abort()
+            raise
+
+    async def _abort(self):
+        """Cancel every unfinished child and, if it is still in the block, the body."""
+        me = await _current()
+        for task in self._tasks:
+            if task is not me and not task.done():
+                await _cancel(task)
+        if self._in_body and self._parent is not me:
+            await _cancel(self._parent, self._stop)
+
+    async def __aexit__(self, exc_type, exc, tb):
+        self._in_body = False
+        errors = []
+        cancelled = None
+        if exc is self._stop:
+            exc = None                       # we stopped the body ourselves
+        elif isinstance(exc, CancelledError):
+            cancelled = exc                  # from outside, or a timeout
+            await self._abort()
+        elif exc is not None:
+            errors.append(exc)               # the body failed
+            await self._abort()
+        index = 0
+        while index < len(self._tasks):      # children may spawn siblings
+            try:
+                await self._tasks[index].wait()
+            except CancelledError as error:  # cancelled while waiting
+                cancelled = error
+                await self._abort()
+                continue
+            index += 1
+        self._closed = True
+        errors += [task.exception() for task in self._tasks
+                   if not task.cancelled() and task.exception() is not None]
+        if errors:
+            raise BaseExceptionGroup('a task group failed', errors)
+        if cancelled is not None and cancelled is not exc:
+            raise cancelled
+        return exc is None and exc_type is not None

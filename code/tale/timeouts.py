@@ -1,0 +1,79 @@
+"""Timeouts: a deadline that cancels the task, caught by the block that set it."""
+from .errors import CancelledError
+from .traps import _current, _timeout, _untimeout
+
+
+class TaskTimeout(CancelledError):
+    """The cancellation a timeout scope throws into its task when it expires.
+
+    Only the scope that made it turns it into `TimeoutError` (or swallows it);
+    every other block sees a cancellation and lets it pass.  Its rank is the
+    depth of its scope, so an outer scope's timeout overrides an inner one's
+    still on its way, and a cancellation from outside (rank 0) overrides both.
+    """
+
+    def __init__(self, scope, rank):
+        super().__init__(f'deadline of {scope!r} expired')
+        self.scope = scope
+        self._rank = rank
+
+
+class TimeoutScope:
+    """A block of code with a deadline.  Made by `timeout_after` and `move_on_after`."""
+
+    def __init__(self, seconds, raise_on_expiry):
+        self.seconds = seconds
+        #: True once the deadline has cancelled the block.
+        self.expired = False
+        self._raise = raise_on_expiry
+        self._task = None
+        self._handle = None
+        self._exc = None
+
+    def __repr__(self):
+        kind = 'timeout_after' if self._raise else 'move_on_after'
+        return f'<{kind}({self.seconds})>'
+
+    async def __aenter__(self):
+        task = self._task = await _current()
+        task._scope_depth += 1
+        self._exc = TaskTimeout(self, task._scope_depth)
+        self._handle = await _timeout(self.seconds, self._exc)
+        return self
+
+    async def __aexit__(self, exc_type, exc, tb):
+        self._task._scope_depth -= 1
+        await _untimeout(self._handle)       # a timer that did not fire goes
+        if exc is None or exc is not self._exc:
+            return False                     # not ours: let it pass
+        self.expired = True
+        if self._raise:
+            raise TimeoutError(f'timed out after {self.seconds} s') from None
+        return True
+
+
+async def _run_within(scope, corofunc, args):
+    async with scope:
+        return await corofunc(*args)
+
+
+def timeout_after(seconds, corofunc=None, *args):
+    """Give a block, or a call, `seconds` to finish, else raise `TimeoutError`.
+
+    ``async with timeout_after(5):`` guards a block;
+    ``await timeout_after(5, corofunc, *args)`` guards one call and returns
+    its result.  Scopes nest: the one whose deadline expires reports it.
+    """
+    scope = TimeoutScope(seconds, True)
+    return scope if corofunc is None else _run_within(scope, corofunc, args)
+
+
+def move_on_after(seconds, corofunc=None, *args):
+    """Like `timeout_after`, but expiry just ends the block quietly.
+
+    ``async with move_on_after(5) as scope:`` then ``scope.expired`` says
+    whether the deadline cut the block short.  The call form
+    ``await move_on_after(5, corofunc, *args)`` returns None on expiry.
+    """
+    scope = TimeoutScope(seconds, False)
+    return scope if corofunc is None else _run_within(scope, corofunc, args)

@@ -1,0 +1,424 @@
+"""The kernel of tale: running, spawning, joining, requests, ticks, I/O."""
+import inspect
+import socket
+from pathlib import Path
+
+import pytest
+
+import tale
+from tale import kernel, traps
+from tale.testing import VirtualClock
+
+KERNEL_TARGET_LINES = 400
+
+
+def test_run_returns_the_result_and_passes_arguments():
+    async def main(a, b):
+        return a + b
+    assert tale.run(main, 2, 3) == 5
+
+
+def test_run_accepts_a_coroutine_object():
+    async def main():
+        return 'coro'
+    assert tale.run(main()) == 'coro'
+
+
+def test_an_exception_escapes_run_as_itself():
+    error = KeyError('lost')
+
+    async def main():
+        raise error
+    with pytest.raises(KeyError) as info:
+        tale.run(main)
+    assert info.value is error
+
+
+def test_join_returns_the_result_and_reraises_the_same_exception():
+    error = ValueError('child')
+
+    async def good():
+        return 42
+
+    async def bad():
+        raise error
+
+    async def main():
+        g = await tale.spawn(good)
+        b = await tale.spawn(bad)
+        assert await g.join() == 42
+        with pytest.raises(ValueError) as info:
+            await b.join()
+        assert info.value is error and b.exception() is error
+        return g.exception(), g.result(), b.done(), b.cancelled()
+    assert tale.run(main) == (None, 42, True, False)
+
+
+def test_join_a_task_that_already_finished():
+    async def quick():
+        return 'done'
+
+    async def main():
+        task = await tale.spawn(quick)
+        await tale.sleep(0)
+        await tale.sleep(0)
+        assert task.done()
+        return await task.join()
+    assert tale.run(main) == 'done'
+
+
+def test_joining_yourself_is_a_clear_error():
+    async def main():
+        me = await tale.current_task()
+        with pytest.raises(RuntimeError, match='cannot join itself'):
+            await me.join()
+        return 'survived'
+    assert tale.run(main) == 'survived'
+
+
+def test_current_task_is_the_object_spawn_returned():
+    seen = []
+
+    async def child():
+        seen.append(await tale.current_task())
+
+    async def main():
+        task = await tale.spawn(child)
+        await task.join()
+        return task
+    task = tale.run(main)
+    assert seen == [task]
+
+
+def test_a_bad_yield_gets_a_type_error_and_the_loop_goes_on():
+    import types
+    log = []
+
+    @types.coroutine
+    def rogue(value):
+        yield value
+
+    async def confused(value):
+        try:
+            await rogue(value)
+        except TypeError as error:
+            log.append(str(error))
+
+    async def bystander():
+        for i in range(3):
+            log.append(i)
+            await tale.sleep(0)
+
+    async def main():
+        tasks = [await tale.spawn(bystander)]
+        for value in ['sleep', None, ('no_such_trap', 1), ()]:
+            tasks.append(await tale.spawn(confused, value))
+        for task in tasks:
+            await task.join()
+    tale.run(main)
+    assert log[0] == 0
+    messages = [m for m in log if isinstance(m, str)]
+    assert [m.split('yielded ')[1].split(',')[0] for m in messages] == [
+        "'sleep'", 'None', "('no_such_trap'", '()']
+    assert all('not a tale request' in m for m in messages)
+    assert [m for m in log if isinstance(m, int)] == [0, 1, 2]
+
+
+def test_sleep_zero_is_fifo_round_robin():
+    log = []
+
+    async def worker(name):
+        for i in range(3):
+            log.append(f'{name}{i}')
+            await tale.sleep(0)
+
+    async def main():
+        for name in 'abc':
+            await tale.spawn(worker, name)
+    tale.run(main)
+    assert log == ['a0', 'b0', 'c0', 'a1', 'b1', 'c1', 'a2', 'b2', 'c2']
+
+
+def test_fast_path_and_generic_sleep_zero_agree():
+    log = []
+
+    async def worker(name, request):
+        for i in range(2):
+            log.append(f'{name}{i}')
+            await traps._trap(request)
+
+    async def main():
+        await tale.spawn(worker, 'f', traps.YIELD)
+        await tale.spawn(worker, 'g', ('sleep', 0))
+    tale.run(main)
+    assert log == ['f0', 'g0', 'f1', 'g1']
+
+
+def test_a_task_woken_during_a_tick_runs_in_the_next_one():
+    # main spawns a child and waits to join it; the child is started in the
+    # next tick; when it ends, main wakes, but the task that was ready
+    # alongside the child (the ticker) runs before main does.
+    log = []
+    k = kernel.Kernel()
+
+    async def child():
+        log.append('child ends')
+
+    async def ticker():
+        for i in range(3):
+            log.append(f'tick {i}')
+            await tale.sleep(0)
+
+    async def main():
+        await tale.spawn(ticker)
+        task = await tale.spawn(child)
+        await task.join()
+        log.append('main wakes')
+    k.run(main)
+    assert log == ['tick 0', 'child ends', 'tick 1', 'main wakes', 'tick 2']
+
+
+def test_every_trap_has_a_wrapper_and_every_wrapper_a_trap():
+    handlers = {name[len('trap_'):] for name, _ in
+                inspect.getmembers(kernel.Kernel, inspect.isfunction)
+                if name.startswith('trap_')}
+    table = set(kernel.Kernel()._traps)
+    wrappers = {name[1:] for name, value in vars(traps).items()
+                if name.startswith('_') and not name.startswith('__')
+                and inspect.iscoroutinefunction(value)}
+    assert handlers == table == wrappers
+
+
+def test_only_one_generator_yields_requests():
+    import ast
+    for module in Path(traps.__file__).parent.glob('*.py'):
+        tree = ast.parse(module.read_text())
+        yields = [node for node in ast.walk(tree) if isinstance(node, (ast.Yield, ast.YieldFrom))]
+        assert len(yields) == (module.name == 'traps.py'), module.name
+
+
+def test_an_exception_nobody_retrieved_is_reported(capsys):
+    async def doomed():
+        raise ZeroDivisionError('nobody listens')
+
+    async def fine():
+        raise OSError('somebody listens')
+
+    async def main():
+        await tale.spawn(doomed)
+        task = await tale.spawn(fine)
+        await task.wait()
+        assert isinstance(task.exception(), OSError)
+    tale.run(main)
+    err = capsys.readouterr().err
+    assert 'doomed' in err and 'nobody joined it' in err
+    assert 'ZeroDivisionError: nobody listens' in err
+    assert 'somebody listens' not in err
+
+
+def test_daemons_are_cancelled_when_the_other_tasks_end():
+    log = []
+
+    async def daemon():
+        try:
+            while True:
+                await tale.sleep(10)
+        except tale.CancelledError:
+            log.append('daemon cancelled')
+            raise
+
+    async def worker():
+        await tale.sleep(25)
+        log.append('worker done')
+
+    async def main():
+        await tale.spawn(daemon, daemon=True)
+        await tale.spawn(worker)
+        log.append('main done')
+    tale.run(main, clock=VirtualClock())
+    assert log == ['main done', 'worker done', 'daemon cancelled']
+
+
+def test_cancel_a_sleeping_task_and_its_timer_goes():
+    k = kernel.Kernel(VirtualClock())
+
+    async def sleeper():
+        await tale.sleep(100)
+
+    async def main():
+        task = await tale.spawn(sleeper)
+        await tale.sleep(1)
+        assert task.state == 'waiting (sleep)'
+        await task.cancel()
+        assert task.cancelled() and task.state == 'cancelled'
+        k.check_invariants()
+        return tale.clock(), sum(e[2] is not None for e in k._timers)
+    assert k.run(main) == (1.0, 0)
+
+
+def test_cancel_a_task_blocked_in_join():
+    async def forever():
+        await tale.sleep(1000)
+
+    async def joiner(task):
+        await task.join()
+
+    async def main():
+        long = await tale.spawn(forever)
+        waiting = await tale.spawn(joiner, long)
+        await tale.sleep(0)
+        await waiting.cancel()
+        assert waiting.cancelled() and not long.done()
+        assert long._joiners == []
+        await long.cancel()
+        return long.state
+    assert tale.run(main, clock=VirtualClock()) == 'cancelled'
+
+
+def test_cancel_does_not_mark_an_error_retrieved_twice_over(capsys):
+    async def stubborn():
+        try:
+            await tale.sleep(5)
+        finally:
+            raise RuntimeError('cleanup failed')
+
+    async def main():
+        task = await tale.spawn(stubborn)
+        await tale.sleep(0)
+        await task.cancel()
+    tale.run(main, clock=VirtualClock())
+    assert 'cleanup failed' in capsys.readouterr().err
+
+
+def test_cancelling_yourself_is_an_error():
+    async def main():
+        me = await tale.current_task()
+        with pytest.raises(RuntimeError, match='cannot cancel itself'):
+            await me.cancel()
+        return 'ok'
+    assert tale.run(main) == 'ok'
+
+
+def test_wait_readable_and_writable_on_a_socketpair():
+    log = []
+
+    async def reader(sock):
+        await tale.wait_readable(sock)
+        log.append(('read', sock.recv(100)))
+
+    async def writer(sock):
+        await tale.sleep(0)
+        await tale.wait_writable(sock)
+        log.append('write')
+        sock.send(b'hello')
+
+    async def main():
+        a, b = socket.socketpair()
+        with a, b:
+            a.setblocking(False)
+            b.setblocking(False)
+            r = await tale.spawn(reader, a)
+            w = await tale.spawn(writer, b)
+            await r.join()
+            await w.join()
+    tale.run(main)
+    assert log == ['write', ('read', b'hello')]
+
+
+def test_reader_and_writer_share_a_socket_and_cancel_unregisters():
+    k = kernel.Kernel()
+
+    async def main():
+        a, b = socket.socketpair()
+        with a, b:
+            a.setblocking(False)
+            r = await tale.spawn(tale.wait_readable, a)
+            await tale.sleep(0)
+            await tale.wait_writable(a)        # same socket, other direction
+            k.check_invariants()
+            assert r.state == 'waiting (read_wait)'
+            await r.cancel()
+            k.check_invariants()
+            return len(k._selector.get_map())
+    assert k.run(main) == 0
+
+
+def test_invariants_hold_after_every_tick():
+    k = kernel.Kernel(VirtualClock())
+    checks = []
+
+    async def watcher():
+        while True:
+            k.check_invariants()
+            checks.append(tale.clock())
+            await tale.sleep(0.5)
+
+    async def napper(seconds):
+        await tale.sleep(seconds)
+
+    async def main():
+        await tale.spawn(watcher, daemon=True)
+        tasks = [await tale.spawn(napper, s) for s in (3, 1, 2)]
+        await tasks[0].cancel()
+        for task in tasks[1:]:
+            await task.join()
+    k.run(main)
+    assert checks == [0.0, 0.5, 1.0, 1.5, 2.0]
+
+
+def test_deadlock_is_reported():
+    async def main():
+        me = await tale.current_task()
+        await tale.spawn(me.join)
+        await tale.Event().wait()
+    with pytest.raises(RuntimeError, match='deadlock'):
+        tale.run(main)
+
+
+def test_clock_outside_a_loop_and_nested_run_are_errors():
+    with pytest.raises(RuntimeError, match='no tale loop'):
+        tale.clock()
+
+    async def inner():
+        pass
+
+    async def main():
+        with pytest.raises(RuntimeError, match='inside a running loop'):
+            tale.run(inner)
+        return tale.clock()
+    assert tale.run(main, clock=VirtualClock(start=7)) == 7.0
+
+
+def test_timers_with_equal_deadlines_wake_in_order():
+    log = []
+
+    async def napper(name):
+        await tale.sleep(1)
+        log.append((name, tale.clock()))
+
+    async def main():
+        for name in 'xyz':
+            await tale.spawn(napper, name)
+    tale.run(main, clock=VirtualClock())
+    assert log == [('x', 1.0), ('y', 1.0), ('z', 1.0)]
+
+
+def test_many_dead_timers_are_compacted():
+    k = kernel.Kernel(VirtualClock())
+
+    async def sleeper():
+        await tale.sleep(1000)
+
+    async def main():
+        tasks = [await tale.spawn(sleeper) for _ in range(3 * kernel.COMPACT_AT)]
+        await tale.sleep(0)
+        for task in tasks:
+            await task.cancel()
+        k.check_invariants()
+        return len(k._timers)
+    assert k.run(main) <= kernel.COMPACT_AT
+
+
+def test_the_kernel_stays_small():
+    lines = Path(kernel.__file__).read_text().splitlines()
+    assert len(lines) <= KERNEL_TARGET_LINES, f'kernel.py has {len(lines)} lines'

@@ -1,0 +1,138 @@
+"""Queues: FIFO, LIFO, priority, backpressure, join, cancelled getters."""
+import pytest
+
+import tale
+from tale.testing import VirtualClock
+
+
+def run(main, *args):
+    return tale.run(main, *args, clock=VirtualClock())
+
+
+def test_fifo_lifo_priority_order():
+    async def drain(q):
+        return [q.get_nowait() for _ in range(q.qsize())]
+
+    async def main():
+        results = []
+        for cls in (tale.Queue, tale.LifoQueue, tale.PriorityQueue):
+            q = cls()
+            for item in (3, 1, 2):
+                await q.put(item)
+            results.append(await drain(q))
+        return results
+    assert run(main) == [[3, 1, 2], [2, 1, 3], [1, 2, 3]]
+
+
+def test_backpressure_slows_the_producer_to_the_consumer():
+    log = []
+
+    async def producer(q):
+        for i in range(4):
+            await q.put(i)
+            log.append(('put', i, tale.clock()))
+
+    async def consumer(q):
+        for _ in range(4):
+            await tale.sleep(1)
+            log.append(('got', await q.get(), tale.clock()))
+
+    async def main():
+        q = tale.Queue(maxsize=1)
+        async with tale.TaskGroup() as g:
+            await g.spawn(producer, q)
+            await g.spawn(consumer, q)
+    run(main)
+    assert log == [('put', 0, 0.0), ('got', 0, 1.0), ('put', 1, 1.0),
+                   ('got', 1, 2.0), ('put', 2, 2.0), ('got', 2, 3.0),
+                   ('put', 3, 3.0), ('got', 3, 4.0)]
+
+
+def test_getters_are_served_in_order():
+    log = []
+
+    async def getter(q, name):
+        log.append((name, await q.get()))
+
+    async def main():
+        q = tale.Queue()
+        for name in 'abc':
+            await tale.spawn(getter, q, name)
+        await tale.sleep(0)
+        for item in (1, 2, 3):
+            await q.put(item)
+        await tale.sleep(0)
+    run(main)
+    assert log == [('a', 1), ('b', 2), ('c', 3)]
+
+
+def test_a_getter_cancelled_after_being_handed_an_item_gives_it_back():
+    log = []
+
+    async def getter(q, name):
+        try:
+            log.append((name, await q.get()))
+        except tale.CancelledError:
+            log.append((name, 'cancelled'))
+
+    async def main():
+        q = tale.Queue()
+        a = await tale.spawn(getter, q, 'a')
+        await tale.spawn(getter, q, 'b')
+        await tale.sleep(0)
+        await q.put('item')        # handed to a ...
+        await a.cancel()           # ... who never runs: b gets it
+        await tale.sleep(0)
+        return q.qsize()
+    assert run(main) == 0
+    assert log == [('a', 'cancelled'), ('b', 'item')]
+
+
+def test_a_putter_cancelled_after_being_promised_a_place_passes_it_on():
+    async def main():
+        q = tale.Queue(maxsize=1)
+        await q.put('first')
+        a = await tale.spawn(q.put, 'a')
+        b = await tale.spawn(q.put, 'b')
+        await tale.sleep(0)
+        assert q.full()
+        assert q.get_nowait() == 'first'   # a place is kept for a ...
+        await a.cancel()                   # ... who gives it to b
+        await b.join()
+        return q.get_nowait(), q.empty()
+    assert run(main) == ('b', True)
+
+
+def test_join_waits_for_task_done():
+    log = []
+
+    async def worker(q):
+        while True:
+            item = await q.get()
+            await tale.sleep(item)
+            log.append(item)
+            q.task_done()
+
+    async def main():
+        q = tale.Queue()
+        await tale.spawn(worker, q, daemon=True)
+        for item in (1, 2):
+            await q.put(item)
+        await q.join()
+        with pytest.raises(ValueError):
+            q.task_done()
+        return tale.clock()
+    assert run(main) == 3.0
+    assert log == [1, 2]
+
+
+def test_nowait_errors():
+    async def main():
+        q = tale.Queue(maxsize=1)
+        with pytest.raises(RuntimeError):
+            q.get_nowait()
+        q.put_nowait(1)
+        with pytest.raises(RuntimeError):
+            q.put_nowait(2)
+        return q.full()
+    assert run(main) is True

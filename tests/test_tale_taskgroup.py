@@ -1,0 +1,162 @@
+"""Task groups: every child is waited for; a failure cancels the rest."""
+import pytest
+
+import tale
+from tale.testing import VirtualClock
+
+
+def run(main, *args):
+    return tale.run(main, *args, clock=VirtualClock())
+
+
+async def nap(log, name, seconds):
+    try:
+        await tale.sleep(seconds)
+        log.append((name, 'done', tale.clock()))
+        return name
+    except tale.CancelledError:
+        log.append((name, 'cancelled', tale.clock()))
+        raise
+
+
+async def fail_after(log, seconds, error):
+    await tale.sleep(seconds)
+    log.append(('fail', tale.clock()))
+    raise error
+
+
+def test_the_block_waits_for_every_child():
+    log = []
+
+    async def main():
+        async with tale.TaskGroup() as g:
+            a = await g.spawn(nap, log, 'a', 2)
+            b = await g.spawn(nap, log, 'b', 1)
+        return a.result(), b.result(), tale.clock()
+    assert run(main) == ('a', 'b', 2.0)
+    assert log == [('b', 'done', 1.0), ('a', 'done', 2.0)]
+
+
+def test_a_failing_child_cancels_its_siblings_and_the_body():
+    log = []
+    error = ValueError('boom')
+
+    async def main():
+        with pytest.raises(ExceptionGroup) as info:
+            async with tale.TaskGroup() as g:
+                await g.spawn(nap, log, 'a', 10)
+                await g.spawn(fail_after, log, 1, error)
+                await nap(log, 'body', 20)
+        assert info.value.exceptions == (error,)
+        return tale.clock()
+    assert run(main) == 1.0
+    assert log == [('fail', 1.0), ('a', 'cancelled', 1.0), ('body', 'cancelled', 1.0)]
+
+
+def test_a_failing_body_cancels_the_children_and_joins_the_group():
+    log = []
+
+    async def main():
+        with pytest.raises(ExceptionGroup) as info:
+            async with tale.TaskGroup() as g:
+                await g.spawn(nap, log, 'a', 10)
+                await tale.sleep(1)
+                raise KeyError('body')
+        return info.value.exceptions, tale.clock()
+    exceptions, now = run(main)
+    assert [type(e) for e in exceptions] == [KeyError] and now == 1.0
+    assert log == [('a', 'cancelled', 1.0)]
+
+
+def test_a_failure_while_being_cancelled_is_reported_too():
+    log = []
+
+    async def messy():
+        try:
+            await tale.sleep(10)
+        finally:
+            raise OSError('two')
+
+    async def main():
+        with pytest.raises(ExceptionGroup) as info:
+            async with tale.TaskGroup() as g:
+                await g.spawn(messy)
+                await g.spawn(fail_after, log, 1, ValueError('one'))
+        return [str(e) for e in info.value.exceptions]
+    assert run(main) == ['two', 'one']
+
+
+def test_two_children_due_together_the_first_failure_cancels_the_second():
+    log = []
+
+    async def main():
+        with pytest.raises(ExceptionGroup) as info:
+            async with tale.TaskGroup() as g:
+                await g.spawn(fail_after, log, 1, ValueError('one'))
+                await g.spawn(fail_after, log, 1, OSError('two'))
+        return [str(e) for e in info.value.exceptions]
+    assert run(main) == ['one']
+    assert log == [('fail', 1.0)]
+
+
+def test_outside_cancellation_cancels_every_child_and_propagates():
+    log = []
+
+    async def owner():
+        async with tale.TaskGroup() as g:
+            await g.spawn(nap, log, 'a', 10)
+            await g.spawn(nap, log, 'b', 10)
+        log.append('unreachable')
+
+    async def main():
+        task = await tale.spawn(owner)
+        await tale.sleep(3)
+        await task.cancel()
+        return task.cancelled()
+    assert run(main) is True
+    assert log == [('a', 'cancelled', 3.0), ('b', 'cancelled', 3.0)]
+
+
+def test_a_timeout_around_a_group_cancels_it_all():
+    log = []
+
+    async def main():
+        async with tale.move_on_after(2) as scope:
+            async with tale.TaskGroup() as g:
+                await g.spawn(nap, log, 'a', 1)
+                await g.spawn(nap, log, 'b', 5)
+        return scope.expired, tale.clock()
+    assert run(main) == (True, 2.0)
+    assert log == [('a', 'done', 1.0), ('b', 'cancelled', 2.0)]
+
+
+def test_children_can_spawn_siblings_and_no_task_outlives_the_group():
+    log = []
+    tasks = []
+
+    async def parent(g):
+        tasks.append(await g.spawn(nap, log, 'late', 3))
+
+    async def main():
+        async with tale.TaskGroup() as g:
+            await g.spawn(parent, g)
+        assert all(task.done() for task in tasks)
+        with pytest.raises(RuntimeError, match='ended'):
+            await g.spawn(nap, log, 'too late', 1)
+        return tale.clock()
+    assert run(main) == 3.0
+    assert log == [('late', 'done', 3.0)]
+
+
+def test_cancelling_one_child_is_not_a_failure():
+    log = []
+
+    async def main():
+        async with tale.TaskGroup() as g:
+            a = await g.spawn(nap, log, 'a', 10)
+            await g.spawn(nap, log, 'b', 2)
+            await tale.sleep(1)
+            await a.cancel()
+        return tale.clock()
+    assert run(main) == 2.0
+    assert log == [('a', 'cancelled', 1.0), ('b', 'done', 2.0)]
