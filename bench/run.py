@@ -61,6 +61,7 @@ FULL = {
     "idle_cpu": {"tasks": 10_000, "seconds": 1.0},
     "memory": {"tasks": 10_000, "seconds": 0.2},
     "scaling_repeats": 1,
+    "idle_repeats": 3,
 }
 
 SMOKE = {
@@ -77,6 +78,7 @@ SMOKE = {
     "idle_cpu": {"tasks": 50, "seconds": 0.05},
     "memory": {"tasks": 100, "seconds": 0.05},
     "scaling_repeats": 1,
+    "idle_repeats": 1,
 }
 
 
@@ -137,9 +139,12 @@ def scaling_jobs(cfg):
     for n in ts["sizes"]:
         out.append(("timer_scaling", "timers",
                     {"tasks": n, "max_ms": ts["max_ms"], "seed": 1}, BACKENDS))
-    out.append(("idle_cpu", "idle_cpu", cfg["idle_cpu"], BACKENDS))
-    out.append(("memory", "memory", cfg["memory"], BACKENDS))
     return out
+
+
+def idle_jobs(cfg):
+    return [("idle_cpu", "idle_cpu", cfg["idle_cpu"], BACKENDS),
+            ("memory", "memory", cfg["memory"], BACKENDS)]
 
 
 def run_rounds(pin, job_list, repeats, available, timeout, samples, log):
@@ -219,6 +224,8 @@ def main(argv=None):
     run_rounds(pin, jobs(cfg, stage_names), cfg["repeats"], available, cfg["timeout"],
                samples, log)
     run_rounds(pin, scaling_jobs(cfg), cfg["scaling_repeats"], available, cfg["timeout"],
+               samples, log)
+    run_rounds(pin, idle_jobs(cfg), cfg["idle_repeats"], available, cfg["timeout"],
                samples, log)
     elapsed = time.perf_counter() - started
 

@@ -1,0 +1,119 @@
+"""Chapter 14: its exercises, and the committed results it shows.
+
+The chapter's numbers come from ``book/results/``, written by ``make bench``.
+These tests check that those files are there (a fresh clone builds the book
+without running a benchmark), that the tables are exactly what bench/report.py
+makes of the committed raw samples, and that every number in the chapter's
+prose appears in the results.
+"""
+import json
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+from solutions.ch14_ex1 import poll_ns, switch_ns
+from solutions.ch14_ex2 import cached_send, sleep
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "book" / "results"
+CHAPTER = ROOT / "book" / "ch14-performance.md"
+TABLES = ("machine.txt", "summary.txt", "floors.txt", "stages.txt", "scaling.txt")
+PLOTS = ("switch_scaling", "timer_scaling", "idle_cpu", "memory")
+
+
+# -- exercises ---------------------------------------------------------------------
+
+def test_poll_ns_measures_something():
+    assert poll_ns(200) > 0
+
+
+def test_switch_ns_shares_one_poll_among_the_batch():
+    assert switch_ns(500, 2000, 10) == 700
+    assert switch_ns(500, 2000, 1) == 2500
+    costs = [switch_ns(500, 2000, n) for n in (1, 10, 100, 1000)]
+    assert costs == sorted(costs, reverse=True)
+
+
+def test_cached_send_runs_tasks_in_fifo_order():
+    log = []
+
+    async def noted(rounds):
+        me = object()
+        for i in range(rounds):
+            log.append((id(me), i))
+            await sleep(0)
+
+    result = cached_send(tasks=2, rounds=3, body=noted)
+    assert result["switches"] == 6
+    firsts = [who for who, i in log if i == 0]
+    assert len(set(firsts)) == 2
+    assert log == [(firsts[0], 0), (firsts[1], 0), (firsts[0], 1), (firsts[1], 1),
+                   (firsts[0], 2), (firsts[1], 2)]
+
+
+# -- committed results -------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def data():
+    return json.loads((RESULTS / "results.json").read_text())
+
+
+def test_results_are_committed_from_a_full_run(data):
+    assert data["meta"]["mode"] == "full"
+    for name in TABLES:
+        assert (RESULTS / name).is_file(), name
+    for name in PLOTS:
+        assert "<svg" in (RESULTS / f"{name}.svg").read_text()
+        assert (RESULTS / f"{name}.pdf").read_bytes().startswith(b"%PDF")
+    assert data["meta"]["backends"]["asyncio"]["ok"]
+
+
+def test_tables_are_what_the_report_makes_of_the_samples(data, tmp_path):
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        import report
+        report.write_all(data, str(tmp_path))
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+    for name in TABLES:
+        assert (tmp_path / name).read_text() == (RESULTS / name).read_text(), name
+
+
+NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+
+
+def numbers_in(text, prefixes=False):
+    """The numbers in ``text``, with thousands separators removed.
+
+    With ``prefixes``, a version such as 3.11.7 also yields 3.11 and 3.
+    """
+    found = set()
+    for token in NUMBER.findall(text):
+        token = token.replace(",", "") if re.fullmatch(r"\d{1,3}(,\d{3})+", token) else token
+        found.add(token)
+        if prefixes:
+            parts = token.split(".")
+            found.update(".".join(parts[:k]) for k in range(1, len(parts)))
+    return found
+
+
+def prose(markdown):
+    text = re.sub(r"^(`{3,})[^\n]*\n.*?^\1\s*$", "", markdown, flags=re.S | re.M)
+    text = re.sub(r"`[^`\n]*`", "", text)                     # inline code
+    text = re.sub(r"^:[\w-]+:.*$", "", text, flags=re.M)      # directive options
+    text = re.sub(r"^:::\{[^}]*\}.*$", "", text, flags=re.M)  # directive lines
+    return text
+
+
+def test_every_number_in_the_prose_comes_from_the_results():
+    known = set()
+    for path in RESULTS.iterdir():
+        if path.suffix in (".txt", ".json"):
+            known |= numbers_in(path.read_text(), prefixes=True)
+    allowed = {"127.0.0.1"}
+    stray = sorted(n for n in numbers_in(prose(CHAPTER.read_text()))
+                   if n not in known and n not in allowed
+                   and not (n.isdigit() and int(n) <= 10))
+    assert stray == [], f"numbers in ch14 that no results file contains: {stray}"
