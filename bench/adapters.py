@@ -210,8 +210,8 @@ class TaleAdapter(Adapter):
 
     def __init__(self):
         tale = _require("tale")
-        missing = [n for n in ("run", "spawn", "sleep", "wait_readable", "wait_writable")
-                   if not hasattr(tale, n)]
+        needed = ("run", "spawn", "sleep", "wait_readable", "wait_writable")
+        missing = [n for n in needed if not hasattr(tale, n)]
         if missing:
             raise Unavailable(f"tale has no {', '.join(missing)} yet")
         self.tale = tale

@@ -47,7 +47,8 @@ def switches(B, tasks=100, rounds=10_000):
     """
     async def main():
         done = _Countdown(tasks)
-        handles = [await B.spawn(_switcher, B, rounds, done) for _ in range(tasks)]
+        handles = [await B.spawn(_switcher, B, rounds, done)
+                   for _ in range(tasks)]
         t0, c0 = B.now(), cpu()
         for h in handles:
             await B.join(h)
@@ -55,7 +56,8 @@ def switches(B, tasks=100, rounds=10_000):
 
     seconds, cpu_s = B.run(main)
     n = tasks * rounds
-    return {"seconds": seconds, "switches": n, "ns_per_switch": seconds / n * 1e9,
+    return {"seconds": seconds, "switches": n,
+            "ns_per_switch": seconds / n * 1e9,
             "cpu_seconds": cpu_s, "cpu_ns_per_switch": cpu_s / n * 1e9}
 
 
@@ -80,8 +82,8 @@ def spawn_join(B, tasks=100_000):
 
     spawn_s, join_s, cpu_s = B.run(main)
     seconds = spawn_s + join_s
-    return {"seconds": seconds, "spawn_seconds": spawn_s, "join_seconds": join_s,
-            "us_per_task": seconds / tasks * 1e6,
+    return {"seconds": seconds, "spawn_seconds": spawn_s,
+            "join_seconds": join_s, "us_per_task": seconds / tasks * 1e6,
             "cpu_seconds": cpu_s, "cpu_us_per_task": cpu_s / tasks * 1e6}
 
 
@@ -110,7 +112,8 @@ def timers(B, tasks=100_000, max_ms=10.0, seed=1):
 
     wall, cpu_s = B.run(main)
     overhead = wall - longest
-    return {"seconds": wall, "longest_sleep": longest, "overhead_seconds": overhead,
+    return {"seconds": wall, "longest_sleep": longest,
+            "overhead_seconds": overhead,
             "us_per_timer": overhead / tasks * 1e6,
             "cpu_seconds": cpu_s, "cpu_us_per_timer": cpu_s / tasks * 1e6}
 
@@ -196,7 +199,8 @@ def echo(B, connections=50, trips=2_000, size=64):
         listener.close()
         servers = [await B.spawn(_echo_server, B, s) for _, s in pairs]
         t0, c0 = B.now(), cpu()
-        clients = [await B.spawn(_echo_client, B, c, trips, message) for c, _ in pairs]
+        clients = [await B.spawn(_echo_client, B, c, trips, message)
+                   for c, _ in pairs]
         done = 0
         for h in clients:
             done += await B.join(h)
@@ -211,8 +215,9 @@ def echo(B, connections=50, trips=2_000, size=64):
 
     done, seconds, cpu_s = B.run(main)
     assert done == connections * trips, done
-    return {"seconds": seconds, "round_trips": done, "round_trips_per_s": done / seconds,
-            "cpu_seconds": cpu_s, "cpu_round_trips_per_s": done / cpu_s}
+    return {"seconds": seconds, "round_trips": done,
+            "round_trips_per_s": done / seconds, "cpu_seconds": cpu_s,
+            "cpu_round_trips_per_s": done / cpu_s}
 
 
 # -- scaling: CPU while idle, memory per sleeping task ---------------------------------
@@ -244,7 +249,7 @@ def memory(B, tasks=10_000, seconds=0.2):
         gc.collect()
         base = tracemalloc.get_traced_memory()[0]
         handles = [await B.spawn(_sleeper, B, seconds) for _ in range(tasks)]
-        await B.sleep(seconds / 10)            # every task is now parked in its sleep
+        await B.sleep(seconds / 10)     # every task is now parked in its sleep
         gc.collect()
         used = tracemalloc.get_traced_memory()[0] - base
         for h in handles:

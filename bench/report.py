@@ -126,25 +126,28 @@ def machine_text(data):
 
 
 def summary_text(data):
-    lines = ["| benchmark | backend | wall clock: median (min–max) | CPU time: median "
-             "(min–max) | unit | × asyncio | × uvloop |",
-             "|---|---|---|---|---|---|---|"]
+    """One small table per benchmark: CPU time first, then wall clock, then ratios."""
+    lines = []
     for bench, (wall_key, cpu_key, unit, lower, label) in HEADLINE.items():
-        meds = {b: cell(values(data, "main", bench, b, cpu_key))[0] for b in BACKENDS}
         label = label.format(**data["meta"]["config"]["main"][bench])
-        for i, b in enumerate(BACKENDS):
-            name = label if i == 0 else ""
+        meds = {b: cell(values(data, "main", bench, b, cpu_key))[0] for b in BACKENDS}
+        lines += [f"**{label}** ({unit})", "",
+                  "| backend | CPU time: median (min–max) | wall clock: median (min–max) "
+                  "| × asyncio | × uvloop |",
+                  "|---|---|---|---|---|"]
+        for b in BACKENDS:
             _, wall = cell(values(data, "main", bench, b, wall_key))
             med, cpu = cell(values(data, "main", bench, b, cpu_key))
             if med is None:
                 why = not_run_reason(data, b) or "; ".join(errors(data, "main", bench, b)) \
                     or "no sample"
-                lines.append(f"| {name} | {b} | not run: {why} | | | | |")
+                lines.append(f"| {b} | not run: {why} | | | |")
                 continue
-            lines.append(f"| {name} | {b} | {wall} | {cpu} | {unit} | "
+            lines.append(f"| {b} | {cpu} | {wall} | "
                          f"{ratio(med, meds['asyncio'], lower)} | "
                          f"{ratio(med, meds['uvloop'], lower)} |")
-    lines += ["", "Ratios compare CPU-time medians and are ratios of time (for echo, of "
+        lines.append("")
+    lines += ["Ratios compare CPU-time medians and are ratios of time (for echo, of "
               "time per round trip): below 1 is faster than the reference, above 1 "
               "slower. For timers, the wall clock counts what the run took beyond its "
               "longest sleep, and the CPU time counts all the work of the run."]
