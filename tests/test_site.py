@@ -145,9 +145,9 @@ def test_pages_make_no_outside_request_and_no_console_error(desktop, base_url):
 
 def test_the_watch_catches_an_outside_request(desktop, base_url):
     page = desktop.open(base_url + "index.html")
-    page.evaluate("() => fetch('http://192.0.2.1/x.js').catch(() => null)")
+    page.evaluate("() => fetch('http://cdn.example.invalid/x.js').catch(() => null)")
     page.evaluate("() => console.error('deliberate')")
-    assert desktop.outside == ["http://192.0.2.1/x.js"]
+    assert desktop.outside == ["http://cdn.example.invalid/x.js"]
     assert any("deliberate" in e for e in desktop.errors)
 
 
