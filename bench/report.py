@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import statistics
 
-from run import BACKENDS, FLOORS, HEADLINE
+from run import BACKENDS, EXTRA, FLOORS, HEADLINE
 
 FLOOR_LABELS = {
     "floor:send": "1. bare `gen.send(None)`",
@@ -114,7 +114,7 @@ def machine_text(data):
         "| backend | version |",
         "|---|---|",
     ]
-    for name in BACKENDS:
+    for name in BACKENDS + [b for bs in EXTRA.values() for b in bs]:
         probe = m["backends"].get(name, {})
         version = probe.get("version") if probe.get("ok") else "not run: " + (
             probe.get("reason") or probe.get("error") or "?")
@@ -135,7 +135,7 @@ def summary_text(data):
                   "| backend | CPU time: median (min–max) | wall clock: median (min–max) "
                   "| × asyncio | × uvloop |",
                   "|---|---|---|---|---|"]
-        for b in BACKENDS:
+        for b in BACKENDS + EXTRA.get(bench, []):
             _, wall = cell(values(data, "main", bench, b, wall_key))
             med, cpu = cell(values(data, "main", bench, b, cpu_key))
             if med is None:

@@ -30,6 +30,8 @@ sys.path.insert(0, HERE)
 import adapters  # noqa: E402
 
 BACKENDS = ["asyncio", "uvloop", "trio", "curio", "tale"]
+# Variants measured on one benchmark only, next to the backends (see tale_variants.py).
+EXTRA = {"echo": ["tale-io"]}
 FLOORS = ["floor:send", "floor:await", "floor:sched", "floor:trap", "floor:dispatch",
           "floor:tuned"]
 
@@ -121,7 +123,7 @@ def jobs(cfg, stage_names):
     """Every (group, benchmark, params, backends) to run, in the order of a round."""
     out = []
     for bench, params in cfg["main"].items():
-        backends = BACKENDS + (FLOORS if bench == "switches" else [])
+        backends = BACKENDS + EXTRA.get(bench, []) + (FLOORS if bench == "switches" else [])
         out.append(("main", bench, params, backends))
     if stage_names:
         out.append(("stages", "switches", cfg["main"]["switches"],
@@ -205,7 +207,8 @@ def main(argv=None):
 
     import stage_adapters
     stage_names = stage_adapters.discover()
-    names = BACKENDS + FLOORS + [f"stage:{s}" for s in stage_names]
+    extras = [b for bs in EXTRA.values() for b in bs]
+    names = BACKENDS + extras + FLOORS + [f"stage:{s}" for s in stage_names]
     probes = probe_all(pin, names, cfg["timeout"])
     available = {n for n, p in probes.items() if p.get("ok")}
     for n, p in probes.items():
