@@ -451,3 +451,40 @@ def test_the_stage_demo_runs_an_echo_server():
     assert out.count("server: a client from port") == 3
     assert sorted(line for line in out.splitlines() if line.startswith("client")) == [
         "client got 'one'", "client got 'three'", "client got 'two'"]
+
+
+@pytest.mark.parametrize("stage", IO_STAGES)
+def test_a_second_writer_of_one_socket_is_refused(stage):
+    a, b = socket.socketpair()
+    a.setblocking(False)
+    try:                                        # fill the buffers: writers must wait
+        while True:
+            a.send(b"x" * 65536)
+    except BlockingIOError:
+        pass
+    log = []
+
+    async def writer(name):
+        try:
+            await stage.write_wait(a)
+            log.append((name, "may write"))
+        except stage.ResourceBusyError:
+            log.append((name, "refused"))
+
+    async def main():
+        first = await stage.spawn(writer("first"))
+        second = await stage.spawn(writer("second"))
+        await stage.join(second)
+        b.setblocking(False)
+        try:                                    # empty the pipe: room to write
+            while b.recv(1 << 20):
+                pass
+        except BlockingIOError:
+            pass
+        await stage.join(first)
+
+    loop = stage.Loop()
+    with a, b:
+        loop.run(main())
+    assert log == [("second", "refused"), ("first", "may write")]
+    assert len(loop.selector.get_map()) == 0

@@ -505,3 +505,28 @@ def test_the_stage_demo_stops_its_server():
         "client got 'one'", "client got 'two'", "client got 'three'",
         "server: stopped, 3 handlers cancelled", "main: cancel the server: True",
         *["client: the server closed the connection: True"] * 3]
+
+
+@pytest.mark.parametrize("stage", CANCEL_STAGES)
+def test_a_task_blocked_in_send_is_cancelled_and_unregistered(stage):
+    a, b = socket.socketpair()
+    sender = stage.Socket(a)
+    log = []
+    loop = virtual(stage)
+
+    async def flood():
+        try:
+            await sender.send(b"x" * (8 << 20))     # far more than the buffers hold
+        except stage.CancelledError:
+            log.append("sender cancelled")
+            raise
+
+    async def main():
+        task = await stage.spawn(flood())
+        log.append((task.state, len(loop.selector.get_map())))
+        await stage.cancel(task)
+        log.append((task.state, len(loop.selector.get_map())))
+
+    with a, b:
+        loop.run(main())
+    assert log == [("writing", 1), "sender cancelled", ("done", 0)]
