@@ -7,6 +7,7 @@ Writes into the results directory:
     floors.txt         the cost of a switch, piece by piece (bench/floors.py)
     stages.txt         the Part I stages on the switch benchmark
     scaling.txt        the numbers behind the plots
+    echo_profile.txt   where tale's echo spends its time, by cProfile
     *.svg              the plots (if matplotlib is installed)
 
 The tables are Markdown in ``.txt`` files so that Sphinx does not take them
@@ -318,6 +319,12 @@ def write_all(data, out):
     texts = {"machine.txt": machine_text(data), "summary.txt": summary_text(data),
              "floors.txt": floors_text(data), "stages.txt": stages_text(data),
              "scaling.txt": scaling_text(data)}
+    prof = data.get("profiles", {}).get("tale echo", {})
+    if "text" in prof:
+        p = prof["params"]
+        texts["echo_profile.txt"] = (
+            f"cProfile of tale on echo, {p['connections']} connections × {p['trips']} "
+            f"round trips, top functions by own time:\n\n{prof['text']}\n")
     for name, text in texts.items():
         with open(os.path.join(out, name), "w") as f:
             f.write(text)

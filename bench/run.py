@@ -84,6 +84,11 @@ SMOKE = {
 }
 
 
+# One echo sample under cProfile, to show where tale's I/O path spends its time.
+PROFILE = {"connections": 20, "trips": 500, "size": 64}
+PROFILE_SMOKE = {"connections": 2, "trips": 10, "size": 64}
+
+
 def pin_prefix() -> tuple[list[str], str]:
     """``taskset -c 0`` if it works here, and a sentence saying what we did."""
     taskset = shutil.which("taskset")
@@ -230,6 +235,12 @@ def main(argv=None):
                samples, log)
     run_rounds(pin, idle_jobs(cfg), cfg["idle_repeats"], available, cfg["timeout"],
                samples, log)
+    profiles = {}
+    if "tale" in available:
+        params = PROFILE_SMOKE if args.smoke else PROFILE
+        cmd = worker_command(pin, "tale", "--profile", "tale", "echo", json.dumps(params))
+        profiles["tale echo"] = {"params": params, **call_worker(cmd, cfg["timeout"])}
+        log(f"  profiled tale on echo: {profiles['tale echo'].get('error') or 'ok'}")
     elapsed = time.perf_counter() - started
 
     data = {
@@ -248,6 +259,7 @@ def main(argv=None):
             "stages": stage_names,
         },
         "samples": samples,
+        "profiles": profiles,
     }
     with open(os.path.join(args.out, "results.json"), "w") as f:
         json.dump(data, f, indent=1)

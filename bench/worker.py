@@ -2,6 +2,7 @@
 
     python bench/worker.py BACKEND BENCHMARK '{"tasks": 100}'
     python bench/worker.py --probe BACKEND
+    python bench/worker.py --profile BACKEND BENCHMARK '{"trips": 500}'
 
 prints one line of JSON: the measurements, or {"error": "..."} saying why the
 backend could not run it.  BACKEND is an adapter name (asyncio, uvloop, trio,
@@ -62,9 +63,30 @@ def sample(name, bench, params):
         return {"error": f"{type(exc).__name__}: {exc}", "traceback": tb}
 
 
+def profile(name, bench, params, lines=12):
+    """Run one sample under cProfile; the top functions by own time, as text."""
+    import cProfile
+    import io
+    import pstats
+    b = backend(name)
+    prof = cProfile.Profile()
+    prof.runcall(programs.BENCHMARKS[bench], b, **params)
+    out = io.StringIO()
+    stats = pstats.Stats(prof, stream=out).strip_dirs().sort_stats("tottime")
+    stats.print_stats(lines)
+    text = out.getvalue()
+    text = text[text.index("   ncalls"):] if "   ncalls" in text else text
+    return {"text": "\n".join(line.rstrip() for line in text.strip("\n").splitlines())}
+
+
 def main(argv):
     if argv[:1] == ["--probe"]:
         out = probe(argv[1])
+    elif argv[:1] == ["--profile"]:
+        try:
+            out = profile(argv[1], argv[2], json.loads(argv[3]))
+        except adapters.Unavailable as exc:
+            out = {"error": str(exc)}
     else:
         name, bench, params = argv[0], argv[1], json.loads(argv[2] if len(argv) > 2 else "{}")
         out = sample(name, bench, params)
