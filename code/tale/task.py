@@ -1,6 +1,6 @@
 """Tasks: a coroutine driven by the kernel, and what became of it."""
 from .errors import CancelledError
-from .traps import _cancel, _join
+from .traps import _cancel, _join, _trap
 
 
 class Task:
@@ -13,13 +13,12 @@ class Task:
 
     __slots__ = (
         'coro',          # the coroutine this task drives
-        'name',          # for people: the coroutine's qualified name
+        '_name',         # for people: None means the coroutine's name
         'daemon',        # True: not waited for when the loop ends
-        '_send',         # coro.send, bound once (the hot path calls it)
         '_value',        # kernel: what to send at the next resumption
         '_exc',          # kernel: what to throw instead (wins over _value)
         '_undo',         # kernel: removes the task from what it waits for
-        '_waiting',      # kernel: the tag of the trap it is blocked in
+        '_waiting',      # kernel: the trap it is blocked in (set with _undo)
         '_done',         # kernel: True once the coroutine has ended
         '_result',       # kernel: its return value
         '_exception',    # kernel: the exception that ended it, or None
@@ -34,19 +33,26 @@ class Task:
 
     def __init__(self, coro, daemon=False):
         self.coro = coro
-        self.name = getattr(coro, '__qualname__', repr(coro))
+        self._name = None
         self.daemon = daemon
-        self._send = coro.send
         self._value = None
         self._exc = None
         self._undo = None
-        self._waiting = None
         self._done = False
         self._result = None
         self._exception = None
         self._joiners = None
         self._retrieved = False
         self._scope_depth = 0
+
+    @property
+    def name(self):
+        """A name for people: the coroutine's qualified name unless set."""
+        return self._name or getattr(self.coro, '__qualname__', repr(self.coro))
+
+    @name.setter
+    def name(self, value):
+        self._name = value
 
     def __repr__(self):
         return f'<Task {self.name} {self.state}>'
@@ -63,7 +69,8 @@ class Task:
 
     async def join(self):
         """Wait for the task; return its result or raise its own exception object."""
-        await _join(self)
+        if not self._done:
+            await _trap(('join', self))
         return self.result()
 
     async def wait(self):

@@ -71,15 +71,16 @@ async def _park(waiters):
 
 # The public face: what tasks call.
 
-async def spawn(corofunc, *args, daemon=False):
-    """Start ``corofunc(*args)`` as a new task and return its `Task` at once.
+def spawn(corofunc, *args, daemon=False):
+    """Start ``corofunc(*args)`` as a new task: ``task = await spawn(f, x)``.
 
-    The new task runs when the caller next waits.  A *daemon* task is not
-    waited for when the loop ends: `run` cancels it once every other task is
-    done.  A coroutine object is accepted in place of ``corofunc``.
+    Returns its `Task` at once; the new task runs when the caller next
+    waits.  A *daemon* task is not waited for when the loop ends: `run`
+    cancels it once every other task is done.  A coroutine object is
+    accepted in place of ``corofunc``.
     """
-    coro = corofunc(*args) if not isinstance(corofunc, types.CoroutineType) else corofunc
-    return await _trap(('spawn', coro, daemon))
+    coro = corofunc if isinstance(corofunc, types.CoroutineType) else corofunc(*args)
+    return _trap(('spawn', coro, daemon))
 
 
 def sleep(seconds):
