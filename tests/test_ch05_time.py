@@ -2,7 +2,7 @@
 
 Each test runs against every stage that can sleep (tests/stagelist.py).
 Timer tests use the VirtualClock: they take no real time and see exact times.
-Only the two tests marked "real clock" sleep for real, briefly.
+Only the tests marked "real clock" sleep for real, briefly.
 """
 import time
 
@@ -300,7 +300,8 @@ def test_ex2_sleep_until_has_a_handler_named_after_its_tag():
 def test_a_task_looping_on_sleep_zero_does_not_starve_sleepers_real_clock(stage):
     """Real clock: timers expire in every tick, even when tasks are always ready.
 
-    curio once starved sleepers this way; our tick checks timers every time.
+    A loop that looked at its timers only when no task was ready would never
+    wake the sleeper while the spinner keeps itself ready.
     """
     state = {"woke": False, "spins": 0}
 
