@@ -92,6 +92,13 @@ latex_elements = {
 \newcommand{\taleunderscore}{\textunderscore\discretionary{}{}{}}
 \let\taleupquote\sphinxupquote
 \protected\def\sphinxupquote#1{\taleupquote{\let\_\taleunderscore#1}}
+% ... and after an opening parenthesis, as it may after . , ; ? ! /
+\renewcommand*\sphinxbreaksafteractivelist{\do\.\do\,\do\;\do\?\do\!\do\/\do\(}
+% Tables are set a size smaller than the text, so that their columns have room.
+\let\taleattablestart\sphinxattablestart
+\def\sphinxattablestart{\taleattablestart\small}
+\let\taleatlongtablestart\sphinxatlongtablestart
+\def\sphinxatlongtablestart{\taleatlongtablestart\small}
 """,
 }
 
