@@ -25,3 +25,18 @@ def test_pages_workflow_builds_html_and_pdf_with_make():
     assert python and python[0]["with"]["python-version"] == "3.11"
     assert any(s.get("uses", "").startswith("actions/deploy-pages")
                for s in workflow["jobs"]["deploy"]["steps"])
+
+
+def test_every_place_installs_the_same_tex():
+    """`make pdf` names the TeX packages; CI and the Pages workflow install them all."""
+    import re
+    makefile = (ROOT / "Makefile").read_text()
+    tex = re.search(r"^TEX_PACKAGES\s*:=\s*(.+)$", makefile, re.M).group(1).split()
+    assert "texlive-xetex" in tex and "xindy" in tex
+    ci = (ROOT / ".ci" / "run").read_text()
+    pages = (ROOT / ".github" / "workflows" / "pages.yml").read_text()
+    for package in tex + ["graphviz"]:
+        assert re.search(rf"\b{re.escape(package)}\b", ci), f".ci/run does not install {package}"
+        assert re.search(rf"\b{re.escape(package)}\b", pages), f"pages.yml does not install {package}"
+    for package in ("poppler-utils", "chromium"):
+        assert package in ci, f".ci/run does not install {package}, which the tests need"
