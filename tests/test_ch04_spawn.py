@@ -187,6 +187,30 @@ def test_unretrieved_failures_are_reported_once_each_in_order(stage):
 
 
 @pytest.mark.parametrize("stage", TASK_STAGES)
+@pytest.mark.parametrize("stop", [KeyboardInterrupt, SystemExit])
+def test_stopping_the_program_is_not_a_task_failure(stage, stop):
+    """KeyboardInterrupt and SystemExit leave run() at once; other tasks stop too."""
+    events = []
+
+    async def sibling():
+        for i in range(5):
+            events.append(i)
+            await stage.pause()
+
+    async def stopper():
+        await stage.pause()
+        raise stop
+
+    async def main():
+        await stage.spawn(sibling())
+        await stage.join(await stage.spawn(stopper()))
+        events.append("main goes on")
+    with pytest.raises(stop):
+        stage.run(main())
+    assert events == [0, 1, 2]                      # tick 4 is the last
+
+
+@pytest.mark.parametrize("stage", TASK_STAGES)
 def test_main_task_failure_is_raised_not_warned(stage):
     async def main():
         raise LookupError("main")

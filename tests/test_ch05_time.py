@@ -210,6 +210,28 @@ def test_cancelled_timers_are_dropped_lazily(stage):
 
 
 @pytest.mark.parametrize("stage", SLEEP_STAGES)
+def test_virtual_clock_moved_by_hand_makes_a_timer_due(stage):
+    """advance() moves time without a poll; the next tick finds the timer due."""
+    loop = stage.Loop(stage.VirtualClock())
+    log = []
+
+    async def sleeper():
+        await stage.sleep(5)
+        log.append(await stage.now())
+
+    loop.spawn_task(sleeper())
+    loop.tick()                                     # it asks to sleep until 5.0
+    assert loop.poll_timeout() == 5.0
+    loop.clock.advance(4)
+    assert loop.poll_timeout() == 1.0
+    loop.clock.advance(1)
+    assert loop.poll_timeout() == 0.0               # due now: no waiting
+    loop.tick()                                     # expires it; it asks the time
+    loop.tick()                                     # and ends
+    assert log == [5.0] and loop.tasks == set() and loop.clock.now() == 5.0
+
+
+@pytest.mark.parametrize("stage", SLEEP_STAGES)
 def test_now_comes_from_the_injected_clock(stage):
     async def main():
         return await stage.now()
