@@ -194,7 +194,8 @@ def test_only_one_generator_yields_requests():
     import ast
     for module in Path(traps.__file__).parent.glob('*.py'):
         tree = ast.parse(module.read_text())
-        yields = [node for node in ast.walk(tree) if isinstance(node, (ast.Yield, ast.YieldFrom))]
+        yields = [node for node in ast.walk(tree)
+                  if isinstance(node, (ast.Yield, ast.YieldFrom))]
         assert len(yields) == (module.name == 'traps.py'), module.name
 
 

@@ -25,7 +25,8 @@ def test_pip_installs_the_package_and_it_runs(tmp_path):
     target = tmp_path / 'site'
     result = subprocess.run(
         [sys.executable, '-m', 'pip', 'install', '--quiet', '--no-deps',
-         '--no-build-isolation', '--no-index', '--target', str(target), str(ROOT / 'code')],
+         '--no-build-isolation', '--no-index', '--target', str(target),
+         str(ROOT / 'code')],
         capture_output=True, text=True, timeout=300,
         env={**os.environ, 'PIP_DISABLE_PIP_VERSION_CHECK': '1'})
     assert result.returncode == 0, result.stdout + result.stderr

@@ -151,7 +151,7 @@ class Kernel:
                 self._tidy_files()
             if self._io_waits:
                 for key, mask in clock.select(self._selector, timeout):
-                    self._io_ready(key, mask)
+                    self._file_ready(key, mask)
             elif timeout:
                 clock.sleep(timeout)
             elif timeout is None and not ready:
@@ -331,10 +331,10 @@ class Kernel:
         task._undo = lambda: waiters.remove(task)
 
     def trap_read_wait(self, task, request):
-        self._io_wait(task, request[1], selectors.EVENT_READ, 0, 'read_wait')
+        self._wait_file(task, request[1], selectors.EVENT_READ, 0, 'read_wait')
 
     def trap_write_wait(self, task, request):
-        self._io_wait(task, request[1], selectors.EVENT_WRITE, 1, 'write_wait')
+        self._wait_file(task, request[1], selectors.EVENT_WRITE, 1, 'write_wait')
 
     # Timers and I/O: the kernel's own bookkeeping.
     def _kill_timer(self, entry):
@@ -347,7 +347,7 @@ class Kernel:
             heapq.heapify(self._timers)
             self._dead_timers = 0
 
-    def _io_wait(self, task, fileobj, event, slot, name):
+    def _wait_file(self, task, fileobj, event, slot, name):
         # One entry per file: [reader, writer, registered events, fileobj],
         # also the selector's data.  A reader and a writer may share a file.
         if self._selector is None:
@@ -370,9 +370,9 @@ class Kernel:
         entry[slot] = task
         self._io_waits += 1
         task._waiting = name
-        task._undo = lambda: self._io_done(fd, entry, slot)
+        task._undo = lambda: self._file_done(fd, entry, slot)
 
-    def _io_done(self, fd, entry, slot):
+    def _file_done(self, fd, entry, slot):
         # Deferred: a task that reads, then waits to read again, keeps its
         # registration, and the OS hears nothing.  _tidy_files settles the
         # rest just before the next poll.
@@ -380,12 +380,12 @@ class Kernel:
         self._io_waits -= 1
         self._stale_files.append(fd)
 
-    def _io_ready(self, key, mask):
+    def _file_ready(self, key, mask):
         entry = key.data
         for slot, event in ((0, selectors.EVENT_READ), (1, selectors.EVENT_WRITE)):
             task = entry[slot]
             if mask & event and task is not None:
-                self._io_done(key.fd, entry, slot)
+                self._file_done(key.fd, entry, slot)
                 self._wake(task, None)
 
     def _tidy_files(self):

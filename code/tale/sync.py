@@ -123,7 +123,8 @@ class Lock(_ContextManagerMixin):
 
 
 class Semaphore(_ContextManagerMixin):
-    """A counter of permits: `acquire` takes one (waiting if none), `release` gives one back."""
+    """A counter of permits: `acquire` takes one, waiting if none is left;
+    `release` gives one back."""
 
     def __init__(self, value=1):
         if value < 0:
