@@ -121,7 +121,7 @@ def _section_title(node):
 
 
 def _solutions_by_chapter(doctree):
-    """[(chapter title, [solution admonitions])] in book order.
+    """[((docname, chapter title), [solution admonitions])] in book order.
 
     A solution is an admonition with the class ``dropdown``.  The chapter is
     the title of the included document (``start_of_file``) that holds it.
@@ -132,14 +132,14 @@ def _solutions_by_chapter(doctree):
         sections = [c for c in sof.children if isinstance(c, nodes.section)]
         title = sections[0][0].astext() if sections else sof["docname"]
         for node in sof.findall(nodes.admonition):
-            chapter_of[id(node)] = title          # inner files come later and win
+            chapter_of[id(node)] = (sof["docname"], title)   # inner files come later, win
     groups = []
     for node in doctree.findall(nodes.admonition):
         if "dropdown" not in node.get("classes", []):
             continue
-        title = chapter_of.get(id(node), "")
-        if not groups or groups[-1][0] != title:
-            groups.append((title, []))
+        chapter = chapter_of.get(id(node), ("", ""))
+        if not groups or groups[-1][0] != chapter:
+            groups.append((chapter, []))
         groups[-1][1].append(node)
     return groups
 
@@ -158,6 +158,11 @@ def shape_latex_book(app, doctree, docname):
             top.remove(child)
     # state: "start", then "front" (unnumbered chapters), "parts", "back"
     state = "start"
+    numbers = {}                  # docname -> chapter number, as LaTeX counts them
+    for toctree in root.findall(addnodes.toctree):
+        if PART.match(toctree.get("caption") or ""):
+            for docname in toctree["includefiles"]:
+                numbers[docname] = len(numbers) + 1
     for toctree in root.findall(addnodes.toctree):
         included = [d for d in toctree["includefiles"] if d in files]
         if not included:
@@ -190,7 +195,9 @@ def shape_latex_book(app, doctree, docname):
     if state != "back":
         appendix.insert(0, _raw("\n\\appendix\n"))
     number = 0
-    for chapter, solutions in groups:
+    for (docname, chapter), solutions in groups:
+        if docname in numbers:
+            chapter = f"Chapter {numbers[docname]}: {chapter}"
         group = nodes.section()
         group += nodes.title(chapter, chapter)
         appendix += group
