@@ -34,7 +34,7 @@ def test_ask_class_yields_its_request_and_returns_the_answer():
     assert log == [("got", 2, 3)]
 
 
-def test_ask_class_can_be_awaited_again_from_a_fresh_instance_only():
+def test_one_ask_object_makes_a_fresh_generator_for_each_await():
     trap = Ask("x")
     first = trap.__await__()
     second = trap.__await__()
