@@ -228,27 +228,12 @@ class TaleAdapter(Adapter):
         return await task.join()
 
 
-class TaleIOAdapter(TaleAdapter):
-    """tale with the I/O-wait change of bench/tale_variants.py (echo only)."""
-
-    name = "tale-io"
-
-    def __init__(self):
-        super().__init__()
-        import tale_variants
-        if not tale_variants.patch_io(importlib.import_module("tale.kernel")):
-            raise Unavailable("tale's kernel changed shape: the I/O variant no "
-                              "longer applies")
-        self.version += " + kernel-side registry of selector keys"
-
-
 BACKENDS = {
     "asyncio": AsyncioAdapter,
     "uvloop": UvloopAdapter,
     "trio": TrioAdapter,
     "curio": CurioAdapter,
     "tale": TaleAdapter,
-    "tale-io": TaleIOAdapter,
 }
 
 # Peers that the bench installs from requirements-bench.txt; the rest are always here.

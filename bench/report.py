@@ -100,17 +100,29 @@ def _load_sentence(meta):
             "it ended: the machine was otherwise quiet") + "."
 
 
+def _commit_sentence(meta):
+    commit = meta.get("commit")
+    if not commit:
+        return "The commit measured was not recorded."
+    extra = (", with changes to `code/` not yet committed" if commit["code_changed"]
+             else "")
+    return f"The code measured is commit `{commit['head']}` of this book{extra}."
+
+
 def machine_text(data):
     m = data["meta"]
     mach = m["machine"]
     lines = [
         f"Measured on {m['date']}: {mach['cpu']} ({mach['cpus']} CPUs), "
         f"{mach['platform']}, {mach['implementation']} {mach['python']}; "
-        f"{m['pinning']}; {m['config']['repeats']} interleaved rounds of the main "
+        f"{m['pinning']}; {m['config']['repeats']} interleaved "
+        f"round{'s' if m['config']['repeats'] != 1 else ''} of the main "
         f"benchmarks, each sample in a fresh process; the whole run took "
         f"{m['elapsed_seconds']:.0f} s.",
         "",
         _load_sentence(m),
+        "",
+        _commit_sentence(m),
         "",
         "| backend | version |",
         "|---|---|",
@@ -161,7 +173,7 @@ def floors_text(data):
     prev = None
     meds = {}
     for f in FLOORS:
-        med, text = cell(values(data, "main", "switches", f, "cpu_ns_per_switch"))
+        med, text = cell(values(data, "floors", "switches", f, "cpu_ns_per_switch"))
         meds[f] = med
         base = meds.get("floor:dispatch") if f == "floor:tuned" else prev
         added = "–" if base is None or med is None else f"{med - base:+.0f}"
@@ -173,7 +185,7 @@ def floors_text(data):
     for b in ("tale", "asyncio", "uvloop", "curio", "trio"):
         med, text = cell(values(data, "main", "switches", b, "cpu_ns_per_switch"))
         lines.append(f"| {b} (`sleep(0)`) | {text} | "
-                     f"{'–' if med is None or rung5 is None else f'{med - rung5:+.0f} over rung 5'} |")
+                     f"{'–' if med is None or rung5 is None else f'{med - rung5:+.0f} vs rung 5'} |")
     return "\n".join(lines) + "\n"
 
 

@@ -30,8 +30,8 @@ sys.path.insert(0, HERE)
 import adapters  # noqa: E402
 
 BACKENDS = ["asyncio", "uvloop", "trio", "curio", "tale"]
-# Variants measured on one benchmark only, next to the backends (see tale_variants.py).
-EXTRA = {"echo": ["tale-io"]}
+# Variants measured on one benchmark only, next to the backends: {benchmark: [names]}.
+EXTRA: dict[str, list[str]] = {}
 FLOORS = ["floor:send", "floor:await", "floor:sched", "floor:trap", "floor:dispatch",
           "floor:tuned"]
 
@@ -64,6 +64,7 @@ FULL = {
     "memory": {"tasks": 10_000, "seconds": 0.2},
     "scaling_repeats": 1,
     "idle_repeats": 3,
+    "floor_repeats": 7,
 }
 
 SMOKE = {
@@ -81,6 +82,7 @@ SMOKE = {
     "memory": {"tasks": 100, "seconds": 0.05},
     "scaling_repeats": 1,
     "idle_repeats": 1,
+    "floor_repeats": 1,
 }
 
 
@@ -128,12 +130,15 @@ def jobs(cfg, stage_names):
     """Every (group, benchmark, params, backends) to run, in the order of a round."""
     out = []
     for bench, params in cfg["main"].items():
-        backends = BACKENDS + EXTRA.get(bench, []) + (FLOORS if bench == "switches" else [])
-        out.append(("main", bench, params, backends))
+        out.append(("main", bench, params, BACKENDS + EXTRA.get(bench, [])))
     if stage_names:
         out.append(("stages", "switches", cfg["main"]["switches"],
                     [f"stage:{s}" for s in stage_names]))
     return out
+
+
+def floor_jobs(cfg):
+    return [("floors", "switches", cfg["main"]["switches"], FLOORS)]
 
 
 def scaling_jobs(cfg):
@@ -170,6 +175,18 @@ def run_rounds(pin, job_list, repeats, available, timeout, samples, log):
                 status = result.get("error") or "ok"
                 log(f"  round {rep + 1}/{repeats} {group:14} {bench:10} {backend:15} "
                     f"{took:6.2f} s  {status}")
+
+
+def git_commit():
+    """The commit measured, and whether code/ had changes not yet committed."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                              capture_output=True, text=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "code"], cwd=ROOT,
+                               capture_output=True, text=True).stdout.strip()
+    except OSError:
+        return None
+    return {"head": head, "code_changed": bool(dirty)} if head else None
 
 
 def machine():
@@ -231,6 +248,8 @@ def main(argv=None):
     samples: list[dict] = []
     run_rounds(pin, jobs(cfg, stage_names), cfg["repeats"], available, cfg["timeout"],
                samples, log)
+    run_rounds(pin, floor_jobs(cfg), cfg["floor_repeats"], available, cfg["timeout"],
+               samples, log)
     run_rounds(pin, scaling_jobs(cfg), cfg["scaling_repeats"], available, cfg["timeout"],
                samples, log)
     run_rounds(pin, idle_jobs(cfg), cfg["idle_repeats"], available, cfg["timeout"],
@@ -257,6 +276,7 @@ def main(argv=None):
                           "reason": adapters.BACKENDS[n].flags_reason}
                       for n in BACKENDS if adapters.BACKENDS[n].python_flags},
             "stages": stage_names,
+            "commit": git_commit(),
         },
         "samples": samples,
         "profiles": profiles,
