@@ -53,7 +53,8 @@ pdf: $(VENV)/.installed
 	fi
 	$(SPHINX) -b latex book $(LATEX)
 	$(MAKE) -C $(LATEX) all-pdf LATEXMKOPTS="-silent -halt-on-error" >$(LATEX)/build.log 2>&1 \
-	  || { tail -40 $(LATEX)/build.log; echo "make pdf: LaTeX failed, see $(LATEX)/build.log"; exit 1; }
+	  || { grep -A8 '^!' $(LATEX)/tale.log | head -40; tail -15 $(LATEX)/build.log; \
+	       echo "make pdf: LaTeX failed, see $(LATEX)/build.log and $(LATEX)/tale.log"; exit 1; }
 	@echo "The PDF book is at $(LATEX)/tale.pdf"
 
 serve: html
