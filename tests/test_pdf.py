@@ -130,6 +130,12 @@ def test_nothing_runs_off_the_page(pdf):
     assert not bad, "content runs off the page (see tale.log):\n" + "\n".join(bad)
 
 
+def test_no_chapter_uses_the_wrap_marker():
+    """Otherwise the marker test could not tell a wrapped line from the text."""
+    users = [c.name for c in BOOK.glob("*.md") if conf.TALE_WRAP_MARK in c.read_text()]
+    assert not users, f"{users} contain {conf.TALE_WRAP_MARK}, the PDF's wrap marker"
+
+
 def listing_lines():
     """(place, line) for every line of every listing in book/ and code/."""
     for chapter in sorted(BOOK.glob("*.md")):
