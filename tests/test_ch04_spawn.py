@@ -13,8 +13,15 @@ from solutions.ch04_ex2 import gather
 TASK_STAGES = stages_with("tasks")
 
 
-def check_invariants(loop):
-    """The Task invariants written next to its fields, checked on a live loop."""
+def check_invariants(loop, seen=()):
+    """The Task invariants written next to its fields, checked on a live loop.
+
+    `seen` holds tasks met in earlier ticks, so that finished ones are checked too.
+    """
+    for task in seen:
+        if task.state == "done":
+            # Invariant: state == "done" implies joiners == []
+            assert task.joiners == [], task
     for task in loop.tasks | set(loop.ready):
         assert (task.state == "ready") == (task in loop.ready), task
         waiting = task.state not in ("ready", "running", "done")
@@ -32,10 +39,12 @@ def run_checked(stage, coro, loop=None):
     """Run `coro`, checking the invariants after every tick."""
     loop = loop or stage.Loop()
     tick = loop.tick
+    seen = set()
 
     def checked_tick():
+        seen.update(loop.tasks, loop.ready)
         tick()
-        check_invariants(loop)
+        check_invariants(loop, seen)
     loop.tick = checked_tick
     return loop.run(coro)
 
