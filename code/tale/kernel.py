@@ -1,19 +1,17 @@
 """The kernel: the loop that runs tale's tasks.
 
 Principles
-1. Tasks reach the kernel only through traps: they yield a request tuple
-   from `traps._trap`, and the kernel answers with ``trap_<tag>``.  The one
-   other door is `reschedule`, which wakes a task parked by ``park``.
-2. The kernel is small.  Whatever can be written as async code over a few
-   traps (timeouts, task groups, locks, queues) lives in its own module.
-3. Every wait carries its undo.  A blocked task's ``_undo`` takes it out of
-   what it waits for; cancelling it is: undo, then reschedule with the error.
-4. One place runs tasks, `Kernel._loop`, one tick at a time, in four steps:
-   choose the poll timeout, poll, move due timers, run the batch of tasks
-   that were ready when the tick began.  First in, first out, everywhere.
+1. Tasks reach the kernel only through traps: `traps._trap` yields a request,
+   ``trap_<tag>`` answers it.  The one other door is `reschedule`.
+2. The kernel is small: whatever can be async code over a few traps
+   (timeouts, task groups, locks, queues) lives in its own module.
+3. Every wait carries its undo: a blocked task's ``_undo`` takes it out of
+   what it waits for; cancelling it is undo, then reschedule with the error.
+4. One place runs tasks, `Kernel._loop`, a tick at a time, in four steps:
+   poll timeout, poll, due timers, the batch that was ready when the tick
+   began.  First in, first out, everywhere.
 5. A task's fault never stops the kernel: a bad request gets a `TypeError`
-   thrown into that task; a crash is kept for whoever joins the task, and
-   reported at the end if nobody did.
+   at its await; a crash goes to whoever joins the task, or is reported.
 6. Time comes from an injected clock, so tests can own it.
 """
 import contextlib
@@ -23,7 +21,6 @@ import sys
 import traceback
 import types
 from collections import deque
-from itertools import count
 
 from .clock import MonotonicClock
 from .errors import CancelledError
@@ -36,6 +33,14 @@ MAX_WAIT = 86400.0
 COMPACT_AT = 100
 
 _running = None      # the Kernel running in this thread, or None
+
+
+class _Timer(list):
+    """A timer's entry, [task, exc]; calling it kills it (it is the sleep's undo)."""
+    __slots__ = ()
+
+    def __call__(self):
+        _running._kill_timer(self)
 
 
 def running_kernel():
@@ -71,12 +76,12 @@ class Kernel:
         self.clock = MonotonicClock() if clock is None else clock
         # Tasks to resume, oldest first; each has its answer in _value/_exc.
         self._ready = deque()
-        # Heap of [deadline, sequence, task, exc]: when due, wake `task`
-        # (exc None: a sleep ends) or cancel it with `exc` (a timeout).
-        # task None marks a dead entry, dropped lazily.  The unique sequence
-        # number keeps the heap from ever comparing tasks.
+        # Timers: a heap of deadlines, plain floats (fast to compare, and
+        # never a task), each once; _due maps each to its entries, oldest
+        # first.  An entry [task, exc] wakes `task` (exc None: a sleep ends)
+        # or cancels it with `exc` (a timeout); task None marks it dead.
         self._timers = []
-        self._sequence = count()
+        self._due = {}               # Invariant: set(self._due) == set(self._timers)
         self._dead_timers = 0        # Invariant: == number of entries with task None
         self._selector = None        # made at the first I/O wait
         self._files = {}             # fd -> [reader, writer, events, fileobj]
@@ -88,15 +93,11 @@ class Kernel:
         self._failed = []            # tasks that ended with an error (not cancelled)
         # The explicit table of requests: tag -> handler.
         self._traps = {
-            'spawn': self.trap_spawn,
-            'join': self.trap_join,
-            'sleep': self.trap_sleep,
-            'read_wait': self.trap_read_wait,
-            'write_wait': self.trap_write_wait,
-            'cancel': self.trap_cancel,
+            'spawn': self.trap_spawn, 'join': self.trap_join,
+            'sleep': self.trap_sleep, 'cancel': self.trap_cancel,
             'current': self.trap_current,
-            'timeout': self.trap_timeout,
-            'untimeout': self.trap_untimeout,
+            'read_wait': self.trap_read_wait, 'write_wait': self.trap_write_wait,
+            'timeout': self.trap_timeout, 'untimeout': self.trap_untimeout,
             'park': self.trap_park,
         }
 
@@ -135,13 +136,14 @@ class Kernel:
 
             # Step 1: how long may the poll block?  Not at all if tasks are
             # ready; else until the first live timer; else without limit.
+            if self._dead_timers > COMPACT_AT and 2 * self._dead_timers > len(timers):
+                self._compact_timers()
             if ready:
                 timeout = 0
             elif timers:
-                while timers and timers[0][2] is None:
-                    heappop(timers)
-                    self._dead_timers -= 1
-                timeout = (min(max(0.0, timers[0][0] - clock.now()), MAX_WAIT)
+                while timers and not any(e[0] for e in self._due[timers[0]]):
+                    self._dead_timers -= len(self._due.pop(heappop(timers)))
+                timeout = (min(max(0.0, timers[0] - clock.now()), MAX_WAIT)
                            if timers else None)
             else:
                 timeout = None
@@ -161,18 +163,18 @@ class Kernel:
             # Step 3: move the tasks whose timers are due to the ready queue.
             if timers:
                 now = clock.now()
-                while timers and timers[0][0] <= now:
-                    entry = heappop(timers)
-                    task, exc = entry[2], entry[3]
-                    entry[2] = None           # spent: undoing it does nothing
-                    if task is None:
-                        self._dead_timers -= 1
-                    elif exc is None:         # a sleep is over
-                        task._undo = None
-                        task._value = None
-                        append(task)
-                    else:
-                        self._cancel(task, exc)
+                while timers and timers[0] <= now:
+                    for entry in self._due.pop(heappop(timers)):
+                        task, exc = entry
+                        entry[0] = None       # spent: undoing it does nothing
+                        if task is None:
+                            self._dead_timers -= 1
+                        elif exc is None:     # a sleep is over
+                            task._undo = None
+                            task._value = None
+                            append(task)
+                        else:
+                            self._cancel(task, exc)
 
             # Step 4: run the batch ready when the tick began; a task woken now waits.
             for _ in range(len(ready)):
@@ -261,10 +263,8 @@ class Kernel:
     def _report_unretrieved(self):
         for task in self._failed:
             if not task._retrieved:
-                error = task._exception
                 print(f'tale: {task!r} failed and nobody joined it:', file=sys.stderr)
-                traceback.print_exception(type(error), error, error.__traceback__,
-                                          file=sys.stderr)
+                traceback.print_exception(task._exception, file=sys.stderr)
 
     # Traps.  Each takes the task and its whole request (cheaper than a
     # star-call), and answers at once (sets task._value, returns True) or
@@ -295,10 +295,8 @@ class Kernel:
             task._value = None
             self._ready.append(task)
             return
-        entry = [self.clock.now() + seconds, next(self._sequence), task, None]
-        heapq.heappush(self._timers, entry)
         task._waiting = 'sleep'
-        task._undo = lambda: self._kill_timer(entry)
+        task._undo = self._set_timer(seconds, task, None)   # calling it kills it
 
     def trap_cancel(self, task, request):
         _, target, exc = request
@@ -314,9 +312,7 @@ class Kernel:
 
     def trap_timeout(self, task, request):
         _, seconds, exc = request
-        entry = [self.clock.now() + seconds, next(self._sequence), task, exc]
-        heapq.heappush(self._timers, entry)
-        task._value = entry
+        task._value = self._set_timer(seconds, task, exc)
         return True
 
     def trap_untimeout(self, task, request):
@@ -337,15 +333,31 @@ class Kernel:
         self._wait_file(task, request[1], selectors.EVENT_WRITE, 1, 'write_wait')
 
     # Timers and I/O: the kernel's own bookkeeping.
+    def _set_timer(self, seconds, task, exc):
+        deadline = self.clock.now() + seconds
+        entry = _Timer((task, exc))
+        slot = self._due.get(deadline)
+        if slot is None:
+            self._due[deadline] = [entry]
+            heapq.heappush(self._timers, deadline)
+        else:
+            slot.append(entry)              # equal deadlines: in the order set
+        return entry
+
     def _kill_timer(self, entry):
-        if entry[2] is None:
+        if entry[0] is None:
             return
-        entry[2] = None
+        entry[0] = None
         self._dead_timers += 1
-        if self._dead_timers > COMPACT_AT and 2 * self._dead_timers > len(self._timers):
-            self._timers[:] = [e for e in self._timers if e[2] is not None]
-            heapq.heapify(self._timers)
-            self._dead_timers = 0
+
+    def _compact_timers(self):
+        for deadline, slot in list(self._due.items()):
+            slot[:] = [entry for entry in slot if entry[0] is not None]
+            if not slot:
+                del self._due[deadline]
+        self._timers[:] = self._due
+        heapq.heapify(self._timers)
+        self._dead_timers = 0
 
     def _wait_file(self, task, fileobj, event, slot, name):
         # One entry per file: [reader, writer, registered events, fileobj],
@@ -409,12 +421,14 @@ class Kernel:
 
     def check_invariants(self):
         """Assert the rules written next to the kernel's data (for tests)."""
-        assert self._dead_timers == sum(e[2] is None for e in self._timers)
+        assert sorted(self._timers) == sorted(self._due)
+        entries = [entry for slot in self._due.values() for entry in slot]
+        assert self._dead_timers == sum(entry[0] is None for entry in entries)
         assert all(t._undo is None and not t._done for t in self._ready)
         waiting = [t for entry in self._files.values() for t in entry[:2] if t]
         assert self._io_waits == len(waiting)
         assert all(t._undo is not None for t in waiting)
-        for fd, entry in self._files.items():   # registered for every wait
-            assert self._selector.get_key(fd).events == entry[2]
-            assert entry[0] is None or entry[2] & selectors.EVENT_READ
-            assert entry[1] is None or entry[2] & selectors.EVENT_WRITE
+        for fd, (reader, writer, events, _) in self._files.items():
+            assert self._selector.get_key(fd).events == events   # at least the waits
+            assert reader is None or events & selectors.EVENT_READ
+            assert writer is None or events & selectors.EVENT_WRITE
