@@ -29,7 +29,7 @@ def test_run_accepts_a_coroutine_object():
     assert tale.run(main()) == 'coro'
 
 
-def test_an_exception_escapes_run_as_itself():
+def test_an_exception_escapes_run_as_itself(capsys):
     error = KeyError('lost')
 
     async def main():
@@ -37,6 +37,7 @@ def test_an_exception_escapes_run_as_itself():
     with pytest.raises(KeyError) as info:
         tale.run(main)
     assert info.value is error
+    assert capsys.readouterr().err == ''     # raised, so not reported as well
 
 
 def test_join_returns_the_result_and_reraises_the_same_exception():

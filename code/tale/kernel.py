@@ -115,6 +115,7 @@ class Kernel:
             _running = None
             if self._selector is not None:
                 self._selector.close()
+        main._retrieved = True              # run() itself delivers main's outcome
         self._report_unretrieved()
         return main.result()
 
