@@ -1,0 +1,78 @@
+"""Timeouts and cancellation meeting the primitives: nothing leaks, nothing is lost."""
+import tale
+from tale.testing import VirtualClock
+
+
+def test_timeouts_around_every_kind_of_wait():
+    log = []
+
+    async def main():
+        q = tale.Queue()
+        async with tale.move_on_after(1) as s:
+            await q.get()
+        log.append(('get timed out', s.expired, len(q._getters)))
+        await q.put(1)
+        log.append(('the item stays', q.qsize()))
+
+        lock = tale.Lock()
+        await lock.acquire()
+
+        async def taker(name, seconds):
+            async with tale.move_on_after(seconds):
+                async with lock:
+                    log.append((name, 'got the lock at', tale.clock()))
+        a = await tale.spawn(taker, 'a', 1)
+        b = await tale.spawn(taker, 'b', 10)
+        await tale.sleep(2)                 # a gives up at 2.0, b still waits
+        lock.release()
+        await b.join()
+        await a.join()
+        log.append(('lock free', not lock.locked()))
+
+        event = tale.Event()
+        log.append(('event wait', await tale.move_on_after(3, event.wait), tale.clock()))
+
+        cond = tale.Condition()
+        async with cond:
+            async with tale.move_on_after(1) as s:
+                await cond.wait_for(lambda: False)
+            log.append(('condition timed out, lock held', s.expired, cond.locked()))
+
+    tale.run(main, clock=VirtualClock())
+    assert log == [
+        ('get timed out', True, 0),
+        ('the item stays', 1),
+        ('b', 'got the lock at', 3.0),
+        ('lock free', True),
+        ('event wait', None, 6.0),
+        ('condition timed out, lock held', True, True),
+    ]
+
+
+def test_timeouts_inside_group_children_and_slow_cleanup_on_cancel():
+    async def child(seconds):
+        async with tale.move_on_after(seconds):
+            await tale.sleep(100)
+        return seconds
+
+    async def stubborn():
+        try:
+            await tale.sleep(100)
+        except tale.CancelledError:
+            await tale.sleep(5)             # cleanup takes a while
+            raise
+
+    async def owner():
+        async with tale.TaskGroup() as g:
+            await g.spawn(stubborn)
+
+    async def main():
+        async with tale.TaskGroup() as g:
+            tasks = [await g.spawn(child, n) for n in (1, 2)]
+        results = [t.result() for t in tasks], tale.clock()
+        task = await tale.spawn(owner)
+        await tale.sleep(1)
+        started = tale.clock()
+        await task.cancel()                 # waits for the cleanup too
+        return results, task.cancelled(), tale.clock() - started
+    assert tale.run(main, clock=VirtualClock()) == (([1, 2], 2.0), True, 5.0)
