@@ -289,3 +289,19 @@ def test_every_test_the_chapter_names_exists():
         defined |= set(re.findall(r"^def (test_\w+)\(", path.read_text(), re.M))
     assert len(named) >= 10
     assert named <= defined, sorted(named - defined)
+
+
+@pytest.mark.parametrize("package, path", [("curio", "kernel.py"),
+                                           ("trio", "_core/_run.py")])
+def test_the_sizes_the_chapter_gives_for_curio_and_trio(package, path):
+    """"How big is it?" quotes the line counts of the pinned releases."""
+    module = pytest.importorskip(package)
+    chapter = (ROOT / "book" / "ch08-one-loop.md").read_text()
+    claim = re.search(rf"{package} ([\d.]+)'s `{package}/{re.escape(path)}`"
+                      r"[^\d]*?has ([\d,]+)", chapter, re.S)
+    assert claim, f"the chapter no longer names the size of {package}/{path}"
+    version, size = claim.group(1), int(claim.group(2).replace(",", ""))
+    if module.__version__ != version and not module.__version__.startswith(version + "."):
+        pytest.skip(f"{package} {module.__version__} installed, the chapter names {version}")
+    source = Path(module.__file__).parent / path
+    assert len(source.read_text().splitlines()) == size
