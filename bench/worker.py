@@ -64,7 +64,7 @@ def sample(name, bench, params):
 
 
 def profile(name, bench, params, lines=12):
-    """Run one sample under cProfile; the top functions by own time, as text."""
+    """Run one sample under cProfile: the top functions by their own time."""
     import cProfile
     import io
     import pstats
@@ -73,10 +73,15 @@ def profile(name, bench, params, lines=12):
     prof.runcall(programs.BENCHMARKS[bench], b, **params)
     out = io.StringIO()
     stats = pstats.Stats(prof, stream=out).strip_dirs().sort_stats("tottime")
+    rows = []
+    for func in stats.fcn_list[:lines]:
+        _cc, ncalls, tottime, cumtime, _callers = stats.stats[func]
+        rows.append([ncalls, tottime, cumtime, pstats.func_std_string(func)])
     stats.print_stats(lines)
     text = out.getvalue()
     text = text[text.index("   ncalls"):] if "   ncalls" in text else text
-    return {"text": "\n".join(line.rstrip() for line in text.strip("\n").splitlines())}
+    return {"rows": rows,
+            "text": "\n".join(line.rstrip() for line in text.strip("\n").splitlines())}
 
 
 def main(argv):

@@ -19,7 +19,8 @@ from solutions.ch14_ex2 import cached_send, sleep
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "book" / "results"
 CHAPTER = ROOT / "book" / "ch14-performance.md"
-TABLES = ("machine.txt", "summary.txt", "floors.txt", "stages.txt", "scaling.txt")
+TABLES = ("machine.txt", "summary.txt", "floors.txt", "stages.txt", "scaling.txt",
+          "echo_profile.txt")
 PLOTS = ("switch_scaling", "timer_scaling", "idle_cpu", "memory")
 
 
