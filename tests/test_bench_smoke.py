@@ -34,7 +34,8 @@ def smoke(tmp_path_factory):
 def test_every_installed_backend_runs_every_benchmark(smoke):
     _out, data, _log = smoke
     probes = data["meta"]["backends"]
-    missing = {b: p["reason"] for b, p in probes.items() if not p["ok"]}
+    missing = {b: p["reason"] for b, p in probes.items()
+               if not p["ok"] and not b.startswith("stage:")}
     if missing:
         warnings.warn("not benchmarked here: " + "; ".join(f"{b}: {r}" for b, r in missing.items()))
     assert probes["asyncio"]["ok"], probes["asyncio"]
