@@ -289,6 +289,35 @@ def test_swallowing_the_cancellation_is_reported_to_the_canceller(stage):
 
 
 @pytest.mark.parametrize("stage", CANCEL_STAGES)
+def test_a_task_that_swallows_and_never_ends_leaves_its_canceller_cancelling(stage):
+    """The chapter's claim: the canceller waits, visibly, in state "cancelling"."""
+    log = []
+
+    async def deaf():
+        while True:
+            try:
+                await stage.sleep(1)
+            except stage.CancelledError:
+                log.append("swallowed")
+
+    async def boss():
+        task = await stage.spawn(deaf())
+        log.append(task)
+        log.append(await stage.cancel(task))    # never returns
+
+    loop = virtual(stage)
+    main = loop.spawn_task(boss())
+    for _ in range(10):
+        loop.tick()
+    deaf_task = log[0]
+    assert log[1:] == ["swallowed"]
+    assert (main.state, deaf_task.state) == ("cancelling", "sleeping")
+    assert main in deaf_task.joiners
+    main.coro.close()                   # end both, so nothing is left suspended
+    deaf_task.coro.close()
+
+
+@pytest.mark.parametrize("stage", CANCEL_STAGES)
 def test_swallowing_then_failing_names_the_failure_as_the_cause(stage):
     problem = ValueError("cleanup went wrong")
 
