@@ -239,29 +239,58 @@ def idle_cpu(B, tasks=10_000, seconds=1.0):
     return {"cpu_seconds": cpu_s, "seconds": wall, "cpu_share": cpu_s / wall}
 
 
-def memory(B, tasks=10_000, seconds=0.2):
+class _Parked:
+    """How many tasks of the memory benchmark have started, and have woken."""
+
+    __slots__ = ("started", "woken")
+
+    def __init__(self):
+        self.started = self.woken = 0
+
+
+async def _parked_sleeper(B, seconds, state):
+    state.started += 1
+    await B.sleep(seconds)
+    state.woken += 1
+
+
+def memory(B, tasks=10_000, seconds=3.0):
     """Bytes allocated per sleeping task, as tracemalloc sees them.
 
-    ``tracemalloc`` counts Python allocations (and C extensions' that go through
-    Python's allocators), not the interpreter's own start-up.
+    The measurement is taken once every task has started and is parked in
+    its sleep, and is refused if any task woke before it (``seconds`` must be
+    longer than it takes to start them all, which tracemalloc slows down).
+    ``tracemalloc`` counts Python allocations (and C extensions' that go
+    through Python's allocators), not the interpreter's own start-up.
     """
     async def main():
+        state = _Parked()
         gc.collect()
         base = tracemalloc.get_traced_memory()[0]
-        handles = [await B.spawn(_sleeper, B, seconds) for _ in range(tasks)]
-        await B.sleep(seconds / 10)     # every task is now parked in its sleep
+        t0 = B.now()
+        handles = [await B.spawn(_parked_sleeper, B, seconds, state)
+                   for _ in range(tasks)]
+        while state.started < tasks:
+            await B.sleep(0.001)
+        await B.sleep(0)               # the last one to start is parked too
         gc.collect()
         used = tracemalloc.get_traced_memory()[0] - base
+        early = state.woken
+        parked_after = B.now() - t0
         for h in handles:
             await B.join(h)
-        return used
+        if early:
+            raise RuntimeError(f"{early} tasks woke before the measurement "
+                               f"({parked_after:.2f} s to park them all)")
+        return used, parked_after
 
     tracemalloc.start()
     try:
-        used = B.run(main)
+        used, parked_after = B.run(main)
     finally:
         tracemalloc.stop()
-    return {"bytes": used, "bytes_per_task": used / tasks}
+    return {"bytes": used, "bytes_per_task": used / tasks,
+            "seconds_to_park": parked_after}
 
 
 BENCHMARKS = {
