@@ -142,8 +142,7 @@ def test_every_diagram_is_an_svg(site):
         for image in images:
             assert "<svg" in (site / image).read_text(), f"{image} is not an SVG"
         checked += expected
-    if not checked:
-        pytest.skip("no chapter has a diagram yet")
+    assert checked, "no chapter has a diagram"
 
 
 def test_solutions_are_marked_to_fold(site):
@@ -156,5 +155,4 @@ def test_solutions_are_marked_to_fold(site):
         assert html.count('<div class="dropdown admonition') == expected, chapter.docname
         assert "togglebutton.js" in html, "sphinx-togglebutton is not loaded"
         checked += expected
-    if not checked:
-        pytest.skip("no chapter has a solution yet")
+    assert checked, "no chapter has a solution"
