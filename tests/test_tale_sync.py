@@ -235,3 +235,158 @@ def test_condition_needs_its_lock_and_holds_it_again_when_cancelled():
         await task.wait()
         return task.cancelled(), cond.locked()
     assert run(main) == (True, False)
+
+
+# FIFO fairness and cancelled waiters, primitive by primitive.
+
+def test_semaphore_hands_permits_in_arrival_order():
+    log = []
+
+    async def worker(sem, name):
+        await sem.acquire()
+        log.append((name, tale.clock()))
+
+    async def main():
+        sem = tale.Semaphore(0)
+        for name in 'abcd':
+            await tale.spawn(worker, sem, name)
+        await tale.sleep(0)
+        for _ in range(4):
+            await tale.sleep(1)
+            sem.release()
+        await tale.sleep(0)
+        return sem.value
+    assert run(main) == 0
+    assert log == [('a', 1.0), ('b', 2.0), ('c', 3.0), ('d', 4.0)]
+
+
+def test_condition_notify_wakes_waiters_in_arrival_order():
+    log = []
+
+    async def waiter(cond, name):
+        async with cond:
+            await cond.wait()
+            log.append(name)
+
+    async def main():
+        cond = tale.Condition()
+        for name in 'abc':
+            await tale.spawn(waiter, cond, name)
+        await tale.sleep(0)
+        for _ in range(3):
+            async with cond:
+                cond.notify()
+            await tale.sleep(0)
+            log.append('-')
+    run(main)
+    assert log == ['a', '-', 'b', '-', 'c', '-']
+
+
+async def _sem_wait(prim):
+    await prim.acquire()
+
+
+async def _sem_wake(prim):
+    prim.release()
+
+
+async def _cond_wait(prim):
+    async with prim:
+        await prim.wait()
+
+
+async def _cond_wake(prim):
+    async with prim:
+        prim.notify(1)
+
+
+async def _lock_wait(prim):
+    await prim.acquire()
+    prim.release()
+
+
+async def _lock_wake(prim):
+    prim.release()
+
+
+async def _taken(prim):
+    await prim.acquire()        # held by main, so the waiters must queue
+    return prim
+
+
+async def _as_is(prim):
+    return prim
+
+
+WAKE_ONE = {
+    'Semaphore': (lambda: _taken(tale.Semaphore(1)), _sem_wait, _sem_wake),
+    'BoundedSemaphore': (lambda: _taken(tale.BoundedSemaphore(1)), _sem_wait, _sem_wake),
+    'Condition': (lambda: _as_is(tale.Condition()), _cond_wait, _cond_wake),
+    'Lock': (lambda: _taken(tale.Lock()), _lock_wait, _lock_wake),
+}
+
+
+@pytest.mark.parametrize('when', ['parked', 'picked'])
+@pytest.mark.parametrize('kind', sorted(WAKE_ONE))
+def test_a_cancelled_waiter_does_not_eat_a_wake_up_meant_for_another(kind, when):
+    make, wait, wake = WAKE_ONE[kind]
+    log = []
+
+    async def waiter(prim, name):
+        try:
+            await wait(prim)
+            log.append((name, 'woken'))
+        except tale.CancelledError:
+            log.append((name, 'cancelled'))
+            raise
+
+    async def main():
+        prim = await make()
+        a = await tale.spawn(waiter, prim, 'a')
+        await tale.spawn(waiter, prim, 'b')
+        await tale.sleep(0)
+        if when == 'parked':             # cancelled while waiting, then one wake-up
+            await a.cancel()
+            await wake(prim)
+        else:                            # the wake-up picks a, cancelled before it runs
+            await wake(prim)
+            await a.cancel()
+        await tale.sleep(0)
+        await tale.sleep(0)
+    run(main)
+    assert log == [('a', 'cancelled'), ('b', 'woken')]
+
+
+def test_event_a_cancelled_waiter_leaves_the_others_to_be_woken():
+    log = []
+
+    async def waiter(event, name):
+        try:
+            await event.wait()
+            log.append((name, 'woken'))
+        except tale.CancelledError:
+            log.append((name, 'cancelled'))
+            raise
+
+    async def main():
+        event = tale.Event()
+        tasks = [await tale.spawn(waiter, event, name) for name in 'abc']
+        await tale.sleep(0)
+        await tasks[1].cancel()
+        event.set()
+        await tale.sleep(0)
+    run(main)
+    assert log == [('b', 'cancelled'), ('a', 'woken'), ('c', 'woken')]
+
+
+def test_bounded_semaphore_over_release_after_waiters_raises_value_error():
+    async def main():
+        sem = tale.BoundedSemaphore(2)
+        async with sem:
+            async with sem:
+                assert sem.locked()
+        assert sem.value == 2
+        with pytest.raises(ValueError):
+            sem.release()
+        return sem.value
+    assert run(main) == 2
