@@ -136,3 +136,61 @@ def test_nowait_errors():
             q.put_nowait(2)
         return q.full()
     assert run(main) is True
+
+
+def test_blocked_putters_get_their_places_in_arrival_order():
+    log = []
+
+    async def putter(q, name):
+        await q.put(name)
+        log.append(('put', name, tale.clock()))
+
+    async def main():
+        q = tale.Queue(maxsize=1)
+        await q.put('first')
+        assert q.full() and q.qsize() == 1 and not q.empty()
+        for name in 'abc':
+            await tale.spawn(putter, q, name)
+        await tale.sleep(0)
+        assert log == []                    # all three wait: the queue is full
+        for _ in range(4):
+            await tale.sleep(1)
+            log.append(('got', await q.get(), tale.clock()))
+        return q.qsize(), q.empty(), q.full()
+    assert run(main) == (0, True, False)
+    assert log == [('got', 'first', 1.0), ('put', 'a', 1.0),
+                   ('got', 'a', 2.0), ('put', 'b', 2.0),
+                   ('got', 'b', 3.0), ('put', 'c', 3.0),
+                   ('got', 'c', 4.0)]
+
+
+def test_priority_queue_gives_items_in_heapq_order():
+    import heapq
+    import random
+    rng = random.Random(7)
+    items = [(rng.randrange(5), rng.randrange(100), str(i)) for i in range(200)]
+    expected = list(items)
+    heapq.heapify(expected)
+    expected = [heapq.heappop(expected) for _ in range(len(items))]
+
+    async def main():
+        q = tale.PriorityQueue()
+        for item in items:
+            await q.put(item)
+        return [await q.get() for _ in range(q.qsize())]
+    assert run(main) == expected
+
+
+def test_qsize_empty_full_follow_puts_and_gets():
+    async def main():
+        q = tale.LifoQueue(maxsize=2)
+        seen = [(q.qsize(), q.empty(), q.full())]
+        await q.put('a')
+        seen.append((q.qsize(), q.empty(), q.full()))
+        await q.put('b')
+        seen.append((q.qsize(), q.empty(), q.full()))
+        seen.append(await q.get())
+        seen.append((q.qsize(), q.empty(), q.full()))
+        return seen
+    assert run(main) == [(0, True, False), (1, False, False), (2, False, True),
+                         'b', (1, False, False)]
