@@ -163,3 +163,56 @@ def test_timeout_of_a_task_blocked_on_io_unregisters_it():
             await tale.sleep(0)             # the registration goes before the next poll
             return scope.expired, tale.clock(), len(k._selector.get_map())
     assert k.run(main) == (True, 5.0, 0)
+
+
+@pytest.mark.parametrize('outer, inner', [(1, 5), (5, 1), (3, 3)])
+def test_no_deadline_outlives_nested_scopes_whichever_fired(outer, inner):
+    k = kernel.Kernel(VirtualClock())
+    fired = []
+
+    async def main():
+        try:
+            async with tale.timeout_after(outer) as o:
+                try:
+                    async with tale.timeout_after(inner) as i:
+                        await tale.sleep(10)
+                except TimeoutError:
+                    fired.append('inner')
+                    raise
+        except TimeoutError:
+            fired.append('outer' if o.expired else 'outer passes it on')
+        k.check_invariants()
+        assert live_timers(k) == 0, 'a deadline outlived its block'
+        await tale.sleep(20)               # nothing is left to fire
+        return o.expired, i.expired, tale.clock()
+    expected_time = min(outer, inner) + 20.0
+    assert k.run(main) == (outer <= inner, inner < outer, expected_time)
+    assert fired == (['outer'] if outer <= inner else ['inner', 'outer passes it on'])
+
+
+def test_function_form_passes_arguments_and_the_result():
+    async def add(a, b):
+        await tale.sleep(1)
+        return a + b
+
+    async def main():
+        return (await tale.timeout_after(2, add, 1, 2),
+                await tale.move_on_after(2, add, 3, 4), tale.clock())
+    assert run(main) == (3, 7, 2.0)
+
+
+def test_task_timeout_is_a_cancellation_and_except_exception_does_not_swallow_it():
+    log = []
+
+    async def main():
+        async with tale.move_on_after(1) as scope:
+            try:
+                await tale.sleep(5)
+            except Exception:
+                log.append('swallowed')
+            finally:
+                log.append(('finally', tale.clock()))
+        return scope.expired
+    assert run(main) is True
+    assert log == [('finally', 1.0)]
+    assert issubclass(tale.timeouts.TaskTimeout, tale.CancelledError)
