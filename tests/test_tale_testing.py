@@ -64,3 +64,26 @@ def test_io_waits_still_work_under_a_virtual_clock():
             b.send(b'ping')
             return await task.join()
     assert tale.run(main, clock=VirtualClock(io_patience=0.001)) == (b'ping', 7.0)
+
+
+def test_long_timeouts_expire_at_exact_virtual_times_with_no_real_wait():
+    async def main():
+        clock = tale.kernel.running_kernel().clock
+        with_timeout = []
+        try:
+            async with tale.timeout_after(7 * 86400):        # a week
+                await tale.sleep(30 * 86400)
+        except TimeoutError:
+            with_timeout.append(tale.clock())
+        async with tale.move_on_after(3600.5) as scope:
+            await tale.sleep(86400)
+        with_timeout.append((tale.clock(), scope.expired))
+        return with_timeout, clock.jumps
+    started = time.process_time()
+    times, jumps = tale.run(main, clock=VirtualClock())
+    assert time.process_time() - started < 2.0            # generous CPU bound
+    assert times == [604800.0, (608400.5, True)]
+    # one poll blocks at most MAX_WAIT (a day), so the week is seven jumps
+    assert jumps == [(86400.0 * i, 86400.0 * (i + 1)) for i in range(7)] + [
+        (604800.0, 608400.5)]
+    assert tale.kernel.MAX_WAIT == 86400.0
