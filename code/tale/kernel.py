@@ -35,14 +35,6 @@ COMPACT_AT = 100
 _running = None      # the Kernel running in this thread, or None
 
 
-class _Timer(list):
-    """A timer's entry, [task, exc]; calling it kills it (it is the sleep's undo)."""
-    __slots__ = ()
-
-    def __call__(self):
-        _running._kill_timer(self)
-
-
 def running_kernel():
     """The kernel that is running now; `RuntimeError` outside `run`."""
     if _running is None:
@@ -76,13 +68,13 @@ class Kernel:
         self.clock = MonotonicClock() if clock is None else clock
         # Tasks to resume, oldest first; each has its answer in _value/_exc.
         self._ready = deque()
-        # Timers: a heap of deadlines, plain floats (fast to compare, and
-        # never a task), each once; _due maps each to its entries, oldest
-        # first.  An entry [task, exc] wakes `task` (exc None: a sleep ends)
-        # or cancels it with `exc` (a timeout); task None marks it dead.
+        # Timers: a heap of (deadline, number, exc), no task inside.  When
+        # its deadline comes, a timer whose number is still in _armed wakes
+        # its task (exc None: a sleep ends) or cancels it with exc (a
+        # timeout); a number missing from _armed is a dead entry, skipped.
         self._timers = []
-        self._due = {}               # Invariant: set(self._due) == set(self._timers)
-        self._dead_timers = 0        # Invariant: == number of entries with task None
+        self._armed = {}             # Invariant: its keys are numbers in _timers
+        self._timers_set = 0         # the number of the last timer set
         self._selector = None        # made at the first I/O wait
         self._files = {}             # fd -> [reader, writer, events, fileobj]
         self._stale_files = []       # fds whose waiters changed since the last poll
@@ -122,7 +114,7 @@ class Kernel:
     def _loop(self):
         ready = self._ready
         popleft, append = ready.popleft, ready.append
-        timers = self._timers
+        timers, armed = self._timers, self._armed
         traps = self._traps
         clock = self.clock
         heappop = heapq.heappop
@@ -137,14 +129,15 @@ class Kernel:
 
             # Step 1: how long may the poll block?  Not at all if tasks are
             # ready; else until the first live timer; else without limit.
-            if self._dead_timers > COMPACT_AT and 2 * self._dead_timers > len(timers):
+            dead = len(timers) - len(armed)
+            if dead > COMPACT_AT and 2 * dead > len(timers):
                 self._compact_timers()
             if ready:
                 timeout = 0
             elif timers:
-                while timers and not any(e[0] for e in self._due[timers[0]]):
-                    self._dead_timers -= len(self._due.pop(heappop(timers)))
-                timeout = (min(max(0.0, timers[0] - clock.now()), MAX_WAIT)
+                while timers and timers[0][1] not in armed:     # dead: drop it
+                    heappop(timers)
+                timeout = (min(max(0.0, timers[0][0] - clock.now()), MAX_WAIT)
                            if timers else None)
             else:
                 timeout = None
@@ -164,18 +157,17 @@ class Kernel:
             # Step 3: move the tasks whose timers are due to the ready queue.
             if timers:
                 now = clock.now()
-                while timers and timers[0] <= now:
-                    for entry in self._due.pop(heappop(timers)):
-                        task, exc = entry
-                        entry[0] = None       # spent: undoing it does nothing
-                        if task is None:
-                            self._dead_timers -= 1
-                        elif exc is None:     # a sleep is over
-                            task._undo = None
-                            task._value = None
-                            append(task)
-                        else:
-                            self._cancel(task, exc)
+                while timers and timers[0][0] <= now:
+                    _, number, exc = heappop(timers)
+                    task = armed.pop(number, None)
+                    if task is None:          # a dead entry
+                        continue
+                    if exc is None:           # a sleep is over
+                        task._undo = None
+                        task._value = None
+                        append(task)
+                    else:
+                        self._cancel(task, exc)
 
             # Step 4: run the batch ready when the tick began; a task woken now waits.
             for _ in range(len(ready)):
@@ -257,7 +249,10 @@ class Kernel:
         undo = task._undo
         if undo is not None:        # it waits: take it out, and queue it
             task._undo = None
-            undo()
+            if type(undo) is int:   # a sleep: its undo is its timer's number
+                self._kill_timer(undo)
+            else:
+                undo()
             self._ready.append(task)
         return True                 # (else it is already queued: it will see exc)
 
@@ -297,7 +292,7 @@ class Kernel:
             self._ready.append(task)
             return
         task._waiting = 'sleep'
-        task._undo = self._set_timer(seconds, task, None)   # calling it kills it
+        task._undo = self._set_timer(seconds, task, None)   # the timer's number
 
     def trap_cancel(self, task, request):
         _, target, exc = request
@@ -335,30 +330,19 @@ class Kernel:
 
     # Timers and I/O: the kernel's own bookkeeping.
     def _set_timer(self, seconds, task, exc):
-        deadline = self.clock.now() + seconds
-        entry = _Timer((task, exc))
-        slot = self._due.get(deadline)
-        if slot is None:
-            self._due[deadline] = [entry]
-            heapq.heappush(self._timers, deadline)
-        else:
-            slot.append(entry)              # equal deadlines: in the order set
-        return entry
+        """Arm a timer for `task`; answer its number, which kills it."""
+        number = self._timers_set = self._timers_set + 1
+        heapq.heappush(self._timers, (self.clock.now() + seconds, number, exc))
+        self._armed[number] = task
+        return number
 
-    def _kill_timer(self, entry):
-        if entry[0] is None:
-            return
-        entry[0] = None
-        self._dead_timers += 1
+    def _kill_timer(self, number):
+        self._armed.pop(number, None)       # (its entry stays in the heap, dead)
 
     def _compact_timers(self):
-        for deadline, slot in list(self._due.items()):
-            slot[:] = [entry for entry in slot if entry[0] is not None]
-            if not slot:
-                del self._due[deadline]
-        self._timers[:] = self._due
+        armed = self._armed
+        self._timers[:] = [entry for entry in self._timers if entry[1] in armed]
         heapq.heapify(self._timers)
-        self._dead_timers = 0
 
     def _wait_file(self, task, fileobj, event, slot, name):
         # One entry per file: [reader, writer, registered events, fileobj],
@@ -422,9 +406,7 @@ class Kernel:
 
     def check_invariants(self):
         """Assert the rules written next to the kernel's data (for tests)."""
-        assert sorted(self._timers) == sorted(self._due)
-        entries = [entry for slot in self._due.values() for entry in slot]
-        assert self._dead_timers == sum(entry[0] is None for entry in entries)
+        assert set(self._armed) <= {number for _, number, _ in self._timers}
         assert all(t._undo is None and not t._done for t in self._ready)
         waiting = [t for entry in self._files.values() for t in entry[:2] if t]
         assert self._io_waits == len(waiting)
