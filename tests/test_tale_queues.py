@@ -194,3 +194,61 @@ def test_qsize_empty_full_follow_puts_and_gets():
         return seen
     assert run(main) == [(0, True, False), (1, False, False), (2, False, True),
                          'b', (1, False, False)]
+
+
+def test_an_item_given_back_by_a_cancelled_getter_keeps_its_place_and_the_bound():
+    log = []
+
+    async def getter(q):
+        await q.get()
+
+    async def main():
+        q = tale.Queue(maxsize=2)
+        a = await tale.spawn(getter, q)
+        await tale.sleep(0)
+        await q.put(1)                  # handed to a, which has not run yet
+        q.put_nowait(2)
+        log.append(('full after 1, 2', q.full()))
+        with pytest.raises(RuntimeError):
+            q.put_nowait(3)             # 1 still takes a place while it is in a's hands
+        await a.cancel()                # a gives 1 back: it was first, it stays first
+        log.append(('size', q.qsize()))
+        log.append([q.get_nowait(), q.get_nowait()])
+    run(main)
+    assert log == [('full after 1, 2', True), ('size', 2), [1, 2]]
+
+
+@pytest.mark.parametrize('cls, order', [(tale.Queue, [1, 2]), (tale.LifoQueue, [2, 1]),
+                                        (tale.PriorityQueue, [1, 2])])
+def test_an_item_given_back_comes_out_where_its_kind_of_queue_puts_it(cls, order):
+    async def getter(q):
+        await q.get()
+
+    async def main():
+        q = cls()
+        a = await tale.spawn(getter, q)
+        await tale.sleep(0)
+        await q.put(1)                  # handed to a ...
+        await q.put(2)
+        await a.cancel()                # ... which gives it back
+        return [q.get_nowait(), q.get_nowait()]
+    assert run(main) == order
+
+
+def test_a_putter_waits_while_an_item_is_in_flight_and_gets_the_place_after():
+    log = []
+
+    async def getter(q):
+        log.append(('got', await q.get()))
+
+    async def main():
+        q = tale.Queue(maxsize=1)
+        await tale.spawn(getter, q)
+        await tale.sleep(0)
+        await q.put(1)                  # handed to the getter, not yet taken
+        log.append(('full', q.full()))  # 1 still counts: a put now must wait
+        await q.put(2)
+        log.append(('put', 2))
+        return q.qsize(), q.full()
+    assert run(main) == (1, True)
+    assert log == [('full', True), ('got', 1), ('put', 2)]

@@ -18,6 +18,7 @@ class Queue:
         self.maxsize = maxsize
         self._items = self._make()
         self._reserved = 0            # free places promised to woken putters
+        self._handed = 0              # items handed to woken getters, not yet taken
         self._getters = WaitQueue(relay=self._put_back)
         self._putters = WaitQueue(relay=self._release_place)
         self._unfinished = 0          # items put but not yet task_done()
@@ -34,6 +35,9 @@ class Queue:
     def _pop(self):
         return self._items.popleft()
 
+    def _unget(self, item):           # back where the next _pop finds it first
+        self._items.appendleft(item)
+
     def qsize(self):
         """The number of items in the queue."""
         return len(self._items)
@@ -44,7 +48,8 @@ class Queue:
 
     def full(self):
         """True if `put` would wait."""
-        return 0 < self.maxsize <= len(self._items) + self._reserved
+        taken = len(self._items) + self._reserved + self._handed
+        return 0 < self.maxsize <= taken
 
     async def put(self, item):
         """Put `item` in the queue, waiting while it is full."""
@@ -63,7 +68,10 @@ class Queue:
         """Remove and return the next item, waiting for one if the queue is empty."""
         if self._items:
             return self._take()
-        return await self._getters.wait()     # put() handed us the item
+        item = await self._getters.wait()     # put() handed us the item
+        self._handed -= 1
+        self._free_place()
+        return item
 
     def get_nowait(self):
         """Remove and return the next item, or raise `RuntimeError` if there is none."""
@@ -90,18 +98,27 @@ class Queue:
 
     def _store(self, item):
         # A waiting getter takes the item straight from our hands.
-        if not self._getters.wake(1, item):
+        if self._getters.wake(1, item):
+            self._handed += 1
+        else:
             self._push(item)
 
     def _take(self):
         item = self._pop()
+        self._free_place()
+        return item
+
+    def _free_place(self):
         if self._putters.wake(1):      # keep the freed place for the oldest putter
             self._reserved += 1
-        return item
 
     def _put_back(self, item):
         # A getter was handed `item` but was cancelled before it ran.
-        self._store(item)
+        self._handed -= 1
+        if self._getters.wake(1, item):
+            self._handed += 1
+        else:
+            self._unget(item)
 
     def _release_place(self, value):
         # A putter was promised a place but was cancelled before it ran.
@@ -128,3 +145,6 @@ class PriorityQueue(Queue):
 
     def _pop(self):
         return heapq.heappop(self._items)
+
+    def _unget(self, item):
+        heapq.heappush(self._items, item)
