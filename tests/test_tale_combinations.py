@@ -76,3 +76,26 @@ def test_timeouts_inside_group_children_and_slow_cleanup_on_cancel():
         await task.cancel()                 # waits for the cleanup too
         return results, task.cancelled(), tale.clock() - started
     assert tale.run(main, clock=VirtualClock()) == (([1, 2], 2.0), True, 5.0)
+
+
+def test_condition_wait_keeps_the_outer_timeout_when_an_inner_one_fires_during_reacquire():
+    # The outer deadline cancels the wait at 1; taking the lock back takes
+    # until 10, and the inner deadline fires at 2 meanwhile.  The outer
+    # block must still be the one that reports its expiry.
+    async def holder(cond):
+        await tale.sleep(0.5)
+        async with cond:
+            await tale.sleep(10)
+
+    async def main():
+        cond = tale.Condition()
+        await tale.spawn(holder, cond)
+        try:
+            async with tale.timeout_after(1) as outer:
+                async with tale.timeout_after(2) as inner:
+                    async with cond:
+                        await cond.wait()
+        except TimeoutError:
+            pass
+        return outer.expired, inner.expired, tale.clock()
+    assert tale.run(main, clock=VirtualClock()) == (True, False, 10.5)

@@ -201,18 +201,20 @@ class Condition(_ContextManagerMixin):
         if not self._lock.locked():
             raise RuntimeError('Condition.wait() without holding its lock')
         self._lock.release()
+        cancelled = None
         try:
             await self._waiters.wait()
-        finally:
-            cancelled = None
-            while True:                         # re-acquire, even if cancelled
-                try:
-                    await self._lock.acquire()
-                    break
-                except CancelledError as error:
+        except CancelledError as error:
+            cancelled = error
+        while True:                             # re-acquire, even if cancelled
+            try:
+                await self._lock.acquire()
+                break
+            except CancelledError as error:     # keep the stronger one
+                if cancelled is None or error._rank < cancelled._rank:
                     cancelled = error
-            if cancelled is not None:
-                raise cancelled
+        if cancelled is not None:
+            raise cancelled
         return True
 
     async def wait_for(self, predicate):
