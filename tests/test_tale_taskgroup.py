@@ -1,4 +1,6 @@
 """Task groups: every child is waited for; a failure cancels the rest."""
+import contextlib
+
 import pytest
 
 import tale
@@ -160,3 +162,30 @@ def test_cancelling_one_child_is_not_a_failure():
         return tale.clock()
     assert run(main) == 2.0
     assert log == [('a', 'cancelled', 1.0), ('b', 'done', 2.0)]
+
+
+def test_a_group_waiting_for_slow_children_keeps_the_outer_timeout_over_an_inner_one():
+    # The outer deadline (1) cancels the body and the child, whose cleanup
+    # would take until 10; the inner deadline (2) fires while the group
+    # waits, so the group cancels the child again (it ends at 3), and must
+    # still raise the outer deadline's cancellation, not the inner one's.
+    async def slow_to_stop():
+        try:
+            await tale.sleep(100)
+        finally:
+            with contextlib.suppress(tale.CancelledError):
+                async with tale.move_on_after(8):      # cleanup that takes time
+                    await tale.sleep(9)
+            await tale.sleep(1)
+
+    async def main():
+        try:
+            async with tale.timeout_after(1) as outer:
+                async with tale.timeout_after(2) as inner:
+                    async with tale.TaskGroup() as g:
+                        await g.spawn(slow_to_stop)
+                        await tale.sleep(50)
+        except TimeoutError:
+            pass
+        return outer.expired, inner.expired, tale.clock()
+    assert run(main) == (True, False, 3.0)

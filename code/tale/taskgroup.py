@@ -75,7 +75,8 @@ class TaskGroup:
             try:
                 await self._tasks[index].wait()
             except CancelledError as error:  # cancelled while waiting
-                cancelled = error
+                if cancelled is None or error._rank < cancelled._rank:
+                    cancelled = error        # the stronger of two wins
                 await self._abort()
                 continue
             index += 1
