@@ -1,4 +1,6 @@
 """Timeouts and cancellation meeting the primitives: nothing leaks, nothing is lost."""
+import pytest
+
 import tale
 from tale.testing import VirtualClock
 
@@ -99,3 +101,99 @@ def test_condition_wait_keeps_the_outer_timeout_when_an_inner_one_fires_during_r
             pass
         return outer.expired, inner.expired, tale.clock()
     assert tale.run(main, clock=VirtualClock()) == (True, False, 10.5)
+
+
+def _waits():
+    """Each kind of wait, as (name, set-up in main, the wait in the task)."""
+    import socket
+
+    def sock():
+        a, b = socket.socketpair()
+        return a, b
+
+    return {
+        'sleep': (lambda: None, lambda _: tale.sleep(100)),
+        'join': (lambda: None, lambda _: _join_forever()),
+        'wait_readable': (sock, lambda pair: tale.wait_readable(pair[0])),
+        'Event.wait': (tale.Event, lambda e: e.wait()),
+        'Lock.acquire': (lambda: _locked(tale.Lock()), lambda lock: lock.acquire()),
+        'Semaphore.acquire': (lambda: tale.Semaphore(0), lambda s: s.acquire()),
+        'Condition.wait': (tale.Condition, lambda c: _cond_wait(c)),
+        'Queue.get': (tale.Queue, lambda q: q.get()),
+        'Queue.put': (lambda: _filled(tale.Queue(1)), lambda q: q.put('more')),
+        'TaskGroup': (lambda: None, lambda _: _group_forever()),
+    }
+
+
+async def _locked(lock):
+    await lock.acquire()         # main holds it: the victim must queue
+    return lock
+
+
+def _filled(q):
+    q.put_nowait('first')
+    return q
+
+
+async def _cond_wait(cond):
+    async with cond:
+        await cond.wait()
+
+
+async def _join_forever():
+    other = await tale.spawn(tale.sleep, 100, daemon=True)
+    await other.join()
+
+
+async def _group_forever():
+    async with tale.TaskGroup() as g:
+        await g.spawn(tale.sleep, 100)
+
+
+@pytest.mark.parametrize('kind', sorted(_waits()))
+def test_cancel_a_task_wherever_it_waits(kind):
+    setup, wait = _waits()[kind]
+    log = []
+
+    async def victim(thing):
+        try:
+            await wait(thing)
+            log.append('woke?!')
+        except tale.CancelledError:
+            log.append(('cancelled at', tale.clock()))
+            raise
+
+    async def main():
+        thing = setup()
+        if hasattr(thing, '__await__'):
+            thing = await thing
+        task = await tale.spawn(victim, thing)
+        await tale.sleep(3)
+        assert task.state.startswith('waiting'), task.state
+        await task.cancel()
+        log.append((task.done(), task.cancelled(), tale.clock()))
+        if isinstance(thing, tuple):
+            for s in thing:
+                s.close()
+    tale.run(main, clock=VirtualClock())
+    assert log == [('cancelled at', 3.0), (True, True, 3.0)]
+
+
+def test_cancel_a_task_that_has_not_started_and_one_that_has_finished():
+    log = []
+
+    async def never_runs():
+        log.append('ran?!')
+
+    async def quick():
+        return 'done'
+
+    async def main():
+        early = await tale.spawn(never_runs)
+        await early.cancel()                # before its first step
+        done = await tale.spawn(quick)
+        await done.wait()
+        await done.cancel()                 # too late: nothing changes
+        return early.cancelled(), done.cancelled(), done.result()
+    assert tale.run(main, clock=VirtualClock()) == (True, False, 'done')
+    assert log == []
