@@ -71,7 +71,10 @@ class Task:
         """Wait for the task; return its result or raise its own exception object."""
         if not self._done:
             await _trap(('join', self))
-        return self.result()
+        self._retrieved = True            # what result() does, without its check
+        if self._exception is not None:
+            raise self._exception
+        return self._result
 
     async def wait(self):
         """Wait for the task to finish, whatever its outcome; never raises it."""
