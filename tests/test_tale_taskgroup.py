@@ -189,3 +189,20 @@ def test_a_group_waiting_for_slow_children_keeps_the_outer_timeout_over_an_inner
             pass
         return outer.expired, inner.expired, tale.clock()
     assert run(main) == (True, False, 3.0)
+
+
+def test_a_failure_during_cancellation_by_a_deadline_wins_over_the_deadline():
+    async def child():
+        try:
+            await tale.sleep(10)
+        finally:
+            raise ValueError('cleanup failed')
+
+    async def main():
+        with pytest.raises(ExceptionGroup) as info:
+            async with tale.move_on_after(1) as scope:
+                async with tale.TaskGroup() as g:
+                    await g.spawn(child)
+                    await tale.sleep(5)
+        return [repr(e) for e in info.value.exceptions], scope.expired, tale.clock()
+    assert run(main) == (["ValueError('cleanup failed')"], False, 1.0)
