@@ -216,3 +216,42 @@ def test_task_timeout_is_a_cancellation_and_except_exception_does_not_swallow_it
     assert run(main) is True
     assert log == [('finally', 1.0)]
     assert issubclass(tale.timeouts.TaskTimeout, tale.CancelledError)
+
+
+@pytest.mark.parametrize('seed', range(30))
+def test_random_nests_of_scopes_the_earliest_deadline_reports(seed):
+    # Up to five nested scopes with random deadlines around a random sleep:
+    # the block ends at the earliest of them all; the scope that expired is
+    # the outermost one with the earliest deadline, and only that one.
+    import random
+    rng = random.Random(seed)
+    depth = rng.randrange(1, 6)
+    deadlines = [rng.choice([1, 2, 3, 4]) for _ in range(depth)]
+    kinds = [rng.choice([tale.timeout_after, tale.move_on_after]) for _ in range(depth)]
+    nap = rng.choice([0.5, 2.5, 10])
+    k = kernel.Kernel(VirtualClock())
+    scopes = []
+
+    async def nest(level):
+        if level == depth:
+            await tale.sleep(nap)
+            return
+        async with kinds[level](deadlines[level]) as scope:
+            scopes.append(scope)
+            await nest(level + 1)
+
+    async def main():
+        try:
+            await nest(0)
+        except TimeoutError:
+            pass
+        assert live_timers(k) == 0
+        return tale.clock()
+    end = min(deadlines + [nap])
+    assert k.run(main) == end
+    expired = [s.expired for s in scopes]
+    if nap < min(deadlines):
+        assert expired == [False] * depth
+    else:
+        first = deadlines.index(min(deadlines))
+        assert expired == [i == first for i in range(depth)]
