@@ -206,3 +206,46 @@ def test_a_failure_during_cancellation_by_a_deadline_wins_over_the_deadline():
                     await tale.sleep(5)
         return [repr(e) for e in info.value.exceptions], scope.expired, tale.clock()
     assert run(main) == (["ValueError('cleanup failed')"], False, 1.0)
+
+
+@pytest.mark.parametrize('seed', range(30))
+def test_random_groups_no_child_outlives_and_every_failure_is_reported(seed):
+    import random
+    rng = random.Random(seed)
+    plans = [(rng.choice([0, 1, 2, 3]), rng.random() < 0.3) for _ in range(rng.randrange(1, 7))]
+    body_fails = rng.random() < 0.2
+    children = []
+
+    async def child(i, seconds, fails):
+        await tale.sleep(seconds)
+        if fails:
+            raise ValueError(i)
+
+    async def main():
+        raised = None
+        try:
+            async with tale.TaskGroup() as g:
+                for i, (seconds, fails) in enumerate(plans):
+                    children.append(await g.spawn(child, i, seconds, fails))
+                await tale.sleep(1.5)
+                if body_fails:
+                    raise KeyError('body')
+        except ExceptionGroup as group:
+            raised = group
+        assert all(t.done() for t in children)          # nobody outlives the group
+        return raised, tale.clock()
+    raised, end = tale.run(main, clock=VirtualClock())
+    failed = [t for t in children if not t.cancelled() and t.exception() is not None]
+    first_failure = min([s for s, f in plans if f] + [1.5 if body_fails else 99])
+    if raised is None:
+        assert failed == [] and not body_fails
+        assert end == max([1.5] + [s for s, _ in plans])
+    else:
+        reported = list(raised.exceptions)
+        expected = ([KeyError] if body_fails and first_failure == 1.5 else [])
+        assert [type(e) for e in reported if isinstance(e, KeyError)] == expected
+        assert [e for e in reported if isinstance(e, ValueError)] == [
+            t.exception() for t in failed]
+        assert end == first_failure
+        # every child still running at the first failure was cancelled
+        assert all(t.cancelled() for t, (s, f) in zip(children, plans) if s > end)
