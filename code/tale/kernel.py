@@ -6,7 +6,8 @@ Principles
 2. The kernel is small: whatever can be async code over a few traps
    (timeouts, task groups, locks, queues) lives in its own module.
 3. Every wait carries its undo: a blocked task's ``_undo`` takes it out of
-   what it waits for; cancelling it is undo, then reschedule with the error.
+   what it waits for (a function; for a sleep, the number of its timer);
+   cancelling it is undo, then reschedule with the error.
 4. One place runs tasks, `Kernel._loop`, a tick at a time, in four steps:
    poll timeout, poll, due timers, the batch that was ready when the tick
    began.  First in, first out, everywhere.

@@ -17,7 +17,7 @@ class Task:
         'daemon',        # True: not waited for when the loop ends
         '_value',        # kernel: what to send at the next resumption
         '_exc',          # kernel: what to throw instead (wins over _value)
-        '_undo',         # kernel: removes the task from what it waits for
+        '_undo',         # kernel: takes it out of its wait (a sleep: its timer number)
         '_waiting',      # kernel: the trap it is blocked in (set with _undo)
         '_done',         # kernel: True once the coroutine has ended
         '_result',       # kernel: its return value
