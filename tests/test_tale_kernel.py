@@ -160,6 +160,21 @@ def test_fast_path_and_generic_sleep_zero_agree():
     assert log == ['f0', 'g0', 'f1', 'g1']
 
 
+def test_sleep_zero_answers_none_even_after_an_instant_answer():
+    # current_task() is answered on the spot, leaving the Task as the task's
+    # last answer; the fast path of sleep(0) must not hand it back again.
+    async def main():
+        me = await tale.current_task()
+        fast = await tale.sleep(0)
+        await tale.spawn(tale.sleep, 0)
+        generic = await traps._trap(('sleep', 0))
+        return me, fast, generic
+
+    me, fast, generic = tale.run(main)
+    assert isinstance(me, tale.Task)
+    assert (fast, generic) == (None, None)
+
+
 def test_a_task_woken_during_a_tick_runs_in_the_next_one():
     # main spawns a child and waits to join it; the child is started in the
     # next tick; when it ends, main wakes, but the task that was ready

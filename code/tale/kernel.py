@@ -190,6 +190,7 @@ class Kernel:
                         self._finish(task, None, error)
                         break
                     if request is YIELD:            # fast path: sleep(0)
+                        task._value = None          # its answer, not the last one
                         append(task)
                         break
                     try:
