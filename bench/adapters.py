@@ -247,3 +247,79 @@ def load(name: str) -> Adapter:
     except KeyError:
         raise Unavailable(f"no adapter called {name!r}") from None
     return cls()
+
+
+# -- tale, with one thing changed: for chapter 14's "what it cost" tables -----------
+# (bench/variants.py runs these on the switch benchmark, next to plain tale.)
+
+class TaleGenericAdapter(TaleAdapter):
+    """``sleep(0)`` yields a fresh ``('sleep', 0)``, not the shared ``YIELD``:
+    every switch takes the kernel's generic path (table lookup, handler)."""
+
+    name = "tale:generic"
+
+    def __init__(self):
+        super().__init__()
+        trap = self.tale.traps._trap
+
+        def sleep(seconds):
+            return trap(('sleep', seconds))     # a new tuple: never `is YIELD`
+        self.sleep = sleep
+
+
+async def _wrapped(fn, args):
+    return await fn(*args)
+
+
+class TaleWrappedAdapter(TaleAdapter):
+    """Each task runs its function inside one more coroutine frame: the
+    baseline for the timeout and group variants, which need that frame too."""
+
+    name = "tale:wrapped"
+
+    async def spawn(self, fn, *args):
+        return await self.tale.spawn(_wrapped, fn, args)
+
+
+class TaleTimeoutAdapter(TaleAdapter):
+    """Each task runs its function inside ``move_on_after(3600)``: a scope
+    open, its timer armed, the whole time the task switches."""
+
+    name = "tale:timeout"
+
+    async def spawn(self, fn, *args):
+        return await self.tale.spawn(self._within, fn, args)
+
+    async def _within(self, fn, args):
+        async with self.tale.move_on_after(3600):
+            return await fn(*args)
+
+
+class TaleGroupAdapter(TaleAdapter):
+    """The main task opens a ``TaskGroup`` and every task is its child."""
+
+    name = "tale:group"
+
+    def run(self, main):
+        async def outer():
+            async with self.tale.TaskGroup() as self.group:
+                return await main()
+        return self.tale.run(outer)
+
+    async def spawn(self, fn, *args):
+        return await self.group.spawn(fn, *args)
+
+
+class TaleVirtualAdapter(TaleAdapter):
+    """``tale.run`` with ``tale.testing.VirtualClock`` in place of the real clock."""
+
+    name = "tale:virtual"
+
+    def run(self, main):
+        return self.tale.run(main, clock=self.tale.testing.VirtualClock())
+
+
+VARIANTS = {cls.name: cls for cls in (TaleGenericAdapter, TaleWrappedAdapter,
+                                      TaleTimeoutAdapter, TaleGroupAdapter,
+                                      TaleVirtualAdapter)}
+BACKENDS.update(VARIANTS)

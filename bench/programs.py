@@ -293,6 +293,71 @@ def memory(B, tasks=10_000, seconds=3.0):
             "seconds_to_park": parked_after}
 
 
+# -- what the cyclic garbage collector costs the timers benchmark ------------------------
+
+def timers_gc(B, tasks=100_000, max_ms=10.0, seed=1):
+    """The timers benchmark, with ``gc.callbacks`` noting every collection.
+
+    Returns the run's CPU time, and the number and CPU time of the
+    collections of each generation (2 is a full collection, which visits
+    every container object alive).
+    """
+    counts, spent = [0, 0, 0], [0.0, 0.0, 0.0]
+    began = []
+
+    def note(phase, info):
+        if phase == "start":
+            began.append(cpu())
+        else:
+            g = info["generation"]
+            counts[g] += 1
+            spent[g] += cpu() - began.pop()
+
+    gc.callbacks.append(note)
+    try:
+        result = timers(B, tasks=tasks, max_ms=max_ms, seed=seed)
+    finally:
+        gc.callbacks.remove(note)
+    result.update({f"gen{g}_collections": counts[g] for g in range(3)})
+    result.update({f"gen{g}_cpu_seconds": spent[g] for g in range(3)})
+    result["gc_cpu_seconds"] = sum(spent)
+    return result
+
+
+def tracked(B, tasks=10_000, seconds=3.0):
+    """Objects the collector tracks per sleeping task, and their types.
+
+    Like ``memory``: counted once every task is parked in its sleep (refused
+    if one woke first), as the new objects ``gc.get_objects()`` lists.
+    """
+    async def main():
+        state = _Parked()
+        gc.collect()
+        before = {id(o) for o in gc.get_objects()}
+        handles = [await B.spawn(_parked_sleeper, B, seconds, state)
+                   for _ in range(tasks)]
+        while state.started < tasks:
+            await B.sleep(0.001)
+        await B.sleep(0)
+        gc.collect()
+        kinds = {}
+        for o in gc.get_objects():
+            if id(o) not in before:
+                name = type(o).__qualname__
+                kinds[name] = kinds.get(name, 0) + 1
+        early = state.woken
+        for h in handles:
+            await B.join(h)
+        if early:
+            raise RuntimeError(f"{early} tasks woke before the count")
+        return kinds
+
+    kinds = B.run(main)
+    # Types with fewer than one object per ten tasks are the benchmark's own.
+    per_task = {k: n / tasks for k, n in kinds.items() if n >= tasks // 10}
+    return {"tracked_per_task": sum(per_task.values()), "kinds_per_task": per_task}
+
+
 BENCHMARKS = {
     "switches": switches,
     "spawn_join": spawn_join,
@@ -300,4 +365,6 @@ BENCHMARKS = {
     "echo": echo,
     "idle_cpu": idle_cpu,
     "memory": memory,
+    "timers_gc": timers_gc,
+    "tracked": tracked,
 }

@@ -6,6 +6,7 @@ Writes into the results directory:
     summary.txt        the main table: median, min-max, ratios to asyncio and uvloop
     floors.txt         the cost of a switch, piece by piece (bench/floors.py)
     stages.txt         the Part I stages on the switch benchmark
+    targets.txt        chapter 14's targets, the ratios measured, met or not
     scaling.txt        the numbers behind the plots
     echo_profile.txt   where tale's echo spends its time, by cProfile
     *.svg              the plots (if matplotlib is installed)
@@ -215,6 +216,81 @@ def stages_text(data):
     return "\n".join(lines) + "\n"
 
 
+# The targets chapter 14 states: (benchmark, reference, at least / at most, bound).
+# A speed-up is the reference's time divided by tale's (for echo, tale's rate
+# divided by the reference's), from CPU-time medians, so 2.00 means "twice as fast".
+TARGETS = [
+    ("switches", "asyncio", "≥", 5.0),
+    ("switches", "floor:sched", "≤", 1.3),
+    ("spawn_join", "asyncio", "≥", 2.5),
+    ("timers", "asyncio", "≥", 4.0),
+    ("echo", "asyncio", "≥", 2.0),
+    ("switches", "uvloop", "≥", 1.0),
+    ("spawn_join", "uvloop", "≥", 1.0),
+    ("timers", "uvloop", "≥", 1.0),
+    ("echo", "uvloop", "≥", 1.0),
+]
+
+TARGET_NAMES = {"switches": "switches", "spawn_join": "spawn + join",
+                "timers": "timers", "echo": "echo"}
+
+
+def target_rows(data, best=False):
+    """[(benchmark, reference, op, bound, measured or None, met or None)].
+
+    Measured from the CPU-time medians; with ``best``, from the fastest sample
+    of each side instead (noise on a shared machine only ever adds time).
+    """
+    rows = []
+    for bench, ref, op, bound in TARGETS:
+        _, cpu_key, _, lower, _ = HEADLINE[bench]
+        tale = values(data, "main", bench, "tale", cpu_key)
+        if ref.startswith("floor:"):
+            other = values(data, "floors", "switches", ref, cpu_key)
+        else:
+            other = values(data, "main", bench, ref, cpu_key)
+        if not tale or not other:
+            rows.append((bench, ref, op, bound, None, None))
+            continue
+        if best:
+            pick = min if lower else max
+            t, o = pick(tale), pick(other)
+        else:
+            t, o = statistics.median(tale), statistics.median(other)
+        if op == "≤":           # tale's time as a multiple of the floor's
+            measured = t / o
+            met = measured <= bound
+        else:                   # a speed-up over the reference
+            measured = o / t if lower else t / o
+            met = measured >= bound
+        rows.append((bench, ref, op, bound, measured, met))
+    return rows
+
+
+def targets_text(data):
+    lines = ["| target | measured (medians) | met? | from the fastest samples |",
+             "|---|---|---|---|"]
+    for row, fast in zip(target_rows(data), target_rows(data, best=True)):
+        bench, ref, op, bound, measured, met = row
+        name = TARGET_NAMES[bench]
+        unit = " ×" if op == "≤" else " × faster"
+        if op == "≤":
+            what = f"{name}: tale's time ≤ {bound:g} × rung 3's (minimal scheduler)"
+        elif bound == 1.0:
+            what = f"{name}: ahead of {ref}"
+        else:
+            what = f"{name}: ≥ {bound:g} × faster than {ref}"
+        shown = "–" if measured is None else f"{measured:.2f}{unit}"
+        shown_fast = "–" if fast[4] is None else f"{fast[4]:.2f}{unit}"
+        verdict = "–" if met is None else ("met" if met else "**not met**")
+        lines.append(f"| {what} | {shown} | {verdict} | {shown_fast} |")
+    lines += ["", "Speed-ups divide the reference's CPU time by tale's (for echo, tale's "
+              "rate by the reference's): 2.00 × faster means half the time. The verdict "
+              "is judged on the medians; the last column compares the fastest sample of "
+              "each side."]
+    return "\n".join(lines) + "\n"
+
+
 def scaling_points(data, group, bench, key, size_key="tasks"):
     """{backend: [(size, median), ...]} for one scaling group."""
     out = {}
@@ -350,7 +426,8 @@ def plot_bars(plt, data, group, key, scale, title, ylabel, path):
 def write_all(data, out):
     texts = {"machine.txt": machine_text(data), "summary.txt": summary_text(data),
              "floors.txt": floors_text(data), "stages.txt": stages_text(data),
-             "scaling.txt": scaling_text(data)}
+             "scaling.txt": scaling_text(data),
+             "targets.txt": targets_text(data)}
     prof = data.get("profiles", {}).get("tale echo", {})
     if "rows" in prof:
         texts["echo_profile.txt"] = profile_text(prof)

@@ -4,6 +4,9 @@
     python bench/run.py --smoke --out DIR   tiny sizes, every installed backend
     python bench/run.py --report-only   redo the tables and plots from results.json
 
+The full run ends with bench/variants.py (tale's optimisations and unused
+features, and the garbage collector's share of the timers benchmark).
+
 Every sample runs in a fresh interpreter (bench/worker.py), pinned to one CPU
 with ``taskset -c 0`` when it is available.  Repeats are interleaved: each
 round runs every benchmark once on every backend, in an order that rotates from
@@ -218,6 +221,9 @@ def main(argv=None):
     if args.report_only:
         with open(os.path.join(args.out, "results.json")) as f:
             report.write_all(json.load(f), args.out)
+        if os.path.exists(os.path.join(args.out, "variants.json")):
+            import variants
+            variants.main(["--report-only", "--out", args.out])
         return 0
 
     cfg = dict(SMOKE if args.smoke else FULL)
@@ -286,6 +292,9 @@ def main(argv=None):
         f.write("\n")
     report.write_all(data, args.out)
     log(f"wrote {args.out}/results.json, tables and plots ({elapsed:.0f} s of benchmarks)")
+    if not args.smoke:
+        import variants
+        return variants.main(["--out", args.out])
     return 0
 
 

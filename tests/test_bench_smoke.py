@@ -136,3 +136,38 @@ def test_floor_rungs_count_their_switches():
 def test_median_and_range_cell():
     assert report.cell([3.0, 1.0, 2.0]) == (2.0, "2.00 (1.00–3.00)")
     assert report.cell([]) == (None, "–")
+
+
+def test_variants_smoke_runs_every_variant_and_writes_its_tables(tmp_path):
+    proc = subprocess.run([sys.executable, str(BENCH / "variants.py"), "--smoke",
+                           "--out", str(tmp_path)],
+                          capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    data = json.loads((tmp_path / "variants.json").read_text())
+    import variants
+    ran = {(s["group"], s["backend"]) for s in data["samples"] if "error" not in s["result"]}
+    switched = variants.SWITCH_VARIANTS + variants.SWITCH_REFERENCES
+    assert ran == ({("variants", v) for v in switched}
+                   | {(g, b) for g in ("gc", "tracked") for b in ("tale", "asyncio")})
+    for s in data["samples"]:
+        if s["group"] == "variants":
+            p = s["params"]
+            assert s["result"]["switches"] == p["tasks"] * p["rounds"]
+    tracked = [s["result"] for s in data["samples"]
+               if s["group"] == "tracked" and s["backend"] == "tale"]
+    assert tracked[0]["kinds_per_task"] == {"Task": 1.0, "coroutine": 1.0, "generator": 1.0}
+    unused = (tmp_path / "unused.txt").read_text()
+    for _backend, _base, _name, label in variants.UNUSED:
+        assert label in unused
+    assert "fast path off → on" in (tmp_path / "optimisations.txt").read_text()
+    assert "| asyncio |" in (tmp_path / "recheck.txt").read_text()
+    gc_table = (tmp_path / "gc_timers.txt").read_text()
+    assert "| tale |" in gc_table and "| asyncio |" in gc_table and "not run" not in gc_table
+
+
+def test_tale_variants_switch_like_tale():
+    """Each variant of the tale adapter runs the switch benchmark to the end."""
+    import programs
+    for name in ("tale",) + tuple(adapters.VARIANTS):
+        result = programs.switches(adapters.load(name), tasks=3, rounds=4)
+        assert result["switches"] == 12, name

@@ -1,0 +1,264 @@
+"""What tale's optimisations bought, what its unused features cost, and the GC.
+
+    python bench/variants.py                 into book/results/ (about two minutes)
+    python bench/variants.py --smoke --out DIR   tiny sizes, for tests
+    python bench/variants.py --report-only   redo the tables from variants.json
+
+Three measurements, run like ``make bench`` (bench/run.py): every sample in a
+fresh process pinned to one CPU, repeats interleaved, medians of CPU time.
+
+1. The switch benchmark on tale and on variants of its adapter
+   (``tale:generic``, ``tale:wrapped``, ``tale:timeout``, ``tale:group``,
+   ``tale:virtual``, see bench/adapters.py): what the ``YIELD`` fast path
+   saves, and what a timeout scope, a task group or the virtual clock cost a
+   switch when they are there but not firing.
+2. The timers benchmark on tale and asyncio with ``gc.callbacks`` timing every
+   collection: the cyclic collector's share of the run.
+3. The objects the collector tracks per sleeping task, by type.
+
+Writes variants.json (the raw samples), optimisations.txt, unused.txt,
+recheck.txt (the switch targets again, against asyncio and ladder rung 3 run in
+the same rounds) and gc_timers.txt.  The rung 5 -> 6 row of optimisations.txt comes from the floors
+of results.json (bench/run.py), the same directory's main run.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import statistics
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+
+import run  # noqa: E402
+from report import cell, fmt, values  # noqa: E402
+
+SWITCH_VARIANTS = ["tale", "tale:generic", "tale:wrapped", "tale:timeout", "tale:group",
+                   "tale:virtual"]
+
+FULL = {"repeats": 7, "gc_repeats": 3, "timeout": 180,
+        "switches": {"tasks": 100, "rounds": 10_000},
+        "timers": {"tasks": 100_000, "max_ms": 10.0, "seed": 1},
+        "tracked": {"tasks": 10_000, "seconds": 3.0}}
+SMOKE = {"repeats": 1, "gc_repeats": 1, "timeout": 60,
+         "switches": {"tasks": 10, "rounds": 50},
+         "timers": {"tasks": 200, "max_ms": 2.0, "seed": 1},
+         "tracked": {"tasks": 100, "seconds": 0.5}}
+
+
+# Measured in the same rounds, to check chapter 14's switch targets a second time.
+SWITCH_REFERENCES = ["asyncio", "floor:sched"]
+
+
+def jobs(cfg):
+    return [("variants", "switches", cfg["switches"], SWITCH_VARIANTS + SWITCH_REFERENCES)]
+
+
+def gc_jobs(cfg):
+    return [("gc", "timers_gc", cfg["timers"], ["tale", "asyncio"]),
+            ("tracked", "tracked", cfg["tracked"], ["tale", "asyncio"])]
+
+
+# -- tables ------------------------------------------------------------------------
+
+def _cpu_ns(data, backend):
+    return values(data, "variants", "switches", backend, "cpu_ns_per_switch")
+
+
+def _change(after, before):
+    if after is None or before is None:
+        return "–"
+    return f"{after - before:+.0f} ns ({100 * (after - before) / before:+.0f} %)"
+
+
+def _change_min(after, before):
+    return _change(min(after), min(before)) if after and before else "–"
+
+
+def optimisations_text(data, main=None):
+    """Before and after, for each switch-path optimisation."""
+    lines = ["| optimisation | before: CPU ns per switch | after | change (medians) "
+             "| change (fastest samples) |", "|---|---|---|---|---|"]
+    if main is not None:
+        b5 = values(main, "floors", "switches", "floor:dispatch", "cpu_ns_per_switch")
+        b6 = values(main, "floors", "switches", "floor:tuned", "cpu_ns_per_switch")
+        (m5, t5), (m6, t6) = cell(b5), cell(b6)
+        lines.append("| handlers take the request whole, hot names in locals "
+                     f"(ladder rung 5 → 6, `make bench`) | {t5} | {t6} | {_change(m6, m5)} "
+                     f"| {_change_min(b6, b5)} |")
+    generic, fast = _cpu_ns(data, "tale:generic"), _cpu_ns(data, "tale")
+    (mg, tg), (mt, tt) = cell(generic), cell(fast)
+    lines.append("| `sleep(0)` yields the shared `YIELD`, checked with `is` before the "
+                 f"table (tale, fast path off → on) | {tg} | {tt} | {_change(mt, mg)} "
+                 f"| {_change_min(fast, generic)} |")
+    return "\n".join(lines) + "\n"
+
+
+UNUSED = [  # (backend, compared with, short name, what the tasks have around them)
+    ("tale", None, "plain", "plain tale: tasks spawned by the main task"),
+    ("tale:wrapped", "tale", "wrapped", "each task inside one more coroutine frame"),
+    ("tale:timeout", "tale:wrapped", "timeout", "each task inside `move_on_after(3600)`"),
+    ("tale:group", "tale:wrapped", "group", "every task a child of a `TaskGroup`"),
+    ("tale:virtual", "tale", "virtual", "the loop runs on `tale.testing.VirtualClock`"),
+]
+
+
+def unused_text(data):
+    short = {b: name for b, _, name, _ in UNUSED}
+    lines = ["| switch benchmark, with | CPU ns per switch: median (min–max) "
+             "| against | difference of medians | of the fastest samples |",
+             "|---|---|---|---|---|"]
+    for backend, base, name, label in UNUSED:
+        vals = _cpu_ns(data, backend)
+        med, text = cell(vals)
+        if base is None:
+            lines.append(f"| {label} ({name}) | {text} | – | – | – |")
+            continue
+        base_vals = _cpu_ns(data, base)
+        lines.append(f"| {label} ({name}) | {text} | {short[base]} "
+                     f"| {_change(med, cell(base_vals)[0])} | {_change_min(vals, base_vals)} |")
+    return "\n".join(lines) + "\n"
+
+
+def recheck_text(data):
+    """The switch targets of chapter 14, measured again in these rounds."""
+    tale, asy, floor = (_cpu_ns(data, b) for b in ("tale", "asyncio", "floor:sched"))
+    if not (tale and asy and floor):
+        return "The switch targets were not re-checked in this run.\n"
+    t, a, f = (statistics.median(v) for v in (tale, asy, floor))
+    return "\n".join([
+        "| switch benchmark, same rounds | CPU ns per switch: median (min–max) "
+        "| tale against it (medians) | (fastest samples) |", "|---|---|---|---|",
+        f"| tale | {cell(tale)[1]} | – | – |",
+        f"| asyncio | {cell(asy)[1]} | {a / t:.2f} × faster | "
+        f"{min(asy) / min(tale):.2f} × faster |",
+        f"| rung 3, the minimal scheduler | {cell(floor)[1]} | {t / f:.2f} × its time "
+        f"| {min(tale) / min(floor):.2f} × its time |"]) + "\n"
+
+
+def _gc_values(data, backend, key):
+    return values(data, "gc", "timers_gc", backend, key)
+
+
+def gc_text(data):
+    p = data["meta"]["config"]["timers"]
+    lines = [f"**The cyclic collector during the timers benchmark** ({p['tasks']:,} "
+             f"tasks sleep 0–{p['max_ms']:g} ms; CPU time, median of "
+             f"{data['meta']['config']['gc_repeats']} fresh-process runs)", "",
+             "| backend | whole run (s) | in all collections (s) | share "
+             "| full collections | in full collections (s) | without collections (s) |",
+             "|---|---|---|---|---|---|---|"]
+    meds = {}
+    for b in ("tale", "asyncio"):
+        run_s = cell(_gc_values(data, b, "cpu_seconds"))[0]
+        gc_s = cell(_gc_values(data, b, "gc_cpu_seconds"))[0]
+        full = cell(_gc_values(data, b, "gen2_collections"))[0]
+        full_s = cell(_gc_values(data, b, "gen2_cpu_seconds"))[0]
+        if run_s is None:
+            lines.append(f"| {b} | not run | | | | | |")
+            continue
+        meds[b] = (run_s, gc_s)
+        lines.append(f"| {b} | {fmt(run_s)} | {fmt(gc_s)} | {100 * gc_s / run_s:.0f} % "
+                     f"| {full:g} | {fmt(full_s)} | {fmt(run_s - gc_s)} |")
+    lines.append("")
+    if len(meds) == 2:
+        (t, tg), (a, _ag) = meds["tale"], meds["asyncio"]
+        lines += [f"In these runs tale is {a / t:.2f} × faster than asyncio. Four times "
+                  f"faster would need tale's run to take at most {fmt(a / 4)} s; tale "
+                  f"without any of its collections would take {fmt(t - tg)} s, "
+                  f"{a / (t - tg):.2f} × faster than asyncio's whole run.", ""]
+    lines += [f"**Objects the collector tracks per sleeping task** "
+              f"({data['meta']['config']['tracked']['tasks']:,} tasks parked in a sleep)", "",
+              "| backend | tracked per task | of which |", "|---|---|---|"]
+    for b in ("tale", "asyncio"):
+        found = [s["result"] for s in data["samples"]
+                 if s["group"] == "tracked" and s["backend"] == b and "kinds_per_task" in
+                 s["result"]]
+        if not found:
+            lines.append(f"| {b} | not run | |")
+            continue
+        kinds = found[0]["kinds_per_task"]
+        parts = ", ".join(f"`{k}` {round(v, 2):g}" for k, v in
+                          sorted(kinds.items(), key=lambda kv: (-kv[1], kv[0])))
+        lines.append(f"| {b} | {found[0]['tracked_per_task']:g} | {parts} |")
+    return "\n".join(lines) + "\n"
+
+
+def header_text(data):
+    m = data["meta"]
+    load = m["load_average"]
+    commit = m.get("commit") or {}
+    return (f"Measured on {m['date']} by `bench/variants.py`, commit "
+            f"`{commit.get('head', '?')}`"
+            f"{', with changes to `code/` not yet committed' if commit.get('code_changed') else ''}"
+            f"; {m['pinning']}; {m['config']['repeats']} interleaved rounds of the switch "
+            f"variants; load average (1 min) {load['before'][0]:.1f} before and "
+            f"{load['after'][0]:.1f} after, on {m['machine']['cpus']} CPUs.\n")
+
+
+def write_all(data, out):
+    main = None
+    path = os.path.join(out, "results.json")
+    if os.path.exists(path):
+        with open(path) as f:
+            main = json.load(f)
+    texts = {"optimisations.txt": optimisations_text(data, main),
+             "unused.txt": header_text(data) + "\n" + unused_text(data),
+             "recheck.txt": recheck_text(data),
+             "gc_timers.txt": gc_text(data)}
+    for name, text in texts.items():
+        with open(os.path.join(out, name), "w") as f:
+            f.write(text)
+    return texts
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, for tests")
+    parser.add_argument("--out", default=os.path.join(ROOT, "book", "results"))
+    parser.add_argument("--report-only", action="store_true")
+    args = parser.parse_args(argv)
+    os.makedirs(args.out, exist_ok=True)
+    if args.report_only:
+        with open(os.path.join(args.out, "variants.json")) as f:
+            write_all(json.load(f), args.out)
+        return 0
+    cfg = dict(SMOKE if args.smoke else FULL)
+    pin, pin_note = run.pin_prefix()
+    log = lambda msg: print(msg, flush=True)  # noqa: E731
+    log(f"tale variants ({'smoke' if args.smoke else 'full'}): {pin_note}")
+    names = SWITCH_VARIANTS + SWITCH_REFERENCES
+    probes = run.probe_all(pin, names, cfg["timeout"])
+    available = {n for n, p in probes.items() if p.get("ok")}
+    for n, p in probes.items():
+        log(f"  {n:15} {p.get('version') if p.get('ok') else 'NOT RUN: ' + str(p)}")
+    load_before = os.getloadavg()
+    started = time.perf_counter()
+    samples: list[dict] = []
+    run.run_rounds(pin, jobs(cfg), cfg["repeats"], available, cfg["timeout"], samples, log)
+    run.run_rounds(pin, gc_jobs(cfg), cfg["gc_repeats"], available, cfg["timeout"],
+                   samples, log)
+    data = {"meta": {
+        "mode": "smoke" if args.smoke else "full",
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": run.machine(), "pinning": pin_note,
+        "elapsed_seconds": time.perf_counter() - started,
+        "load_average": {"before": load_before, "after": os.getloadavg()},
+        "config": cfg, "backends": probes, "commit": run.git_commit()},
+        "samples": samples}
+    with open(os.path.join(args.out, "variants.json"), "w") as f:
+        json.dump(data, f, indent=1)
+        f.write("\n")
+    write_all(data, args.out)
+    log(f"wrote {args.out}/variants.json and its tables "
+        f"({data['meta']['elapsed_seconds']:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
