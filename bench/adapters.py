@@ -271,23 +271,32 @@ async def _wrapped(fn, args):
     return await fn(*args)
 
 
-class TaleWrappedAdapter(TaleAdapter):
+class _TaleSpawnVariant(TaleAdapter):
+    """A tale adapter whose ``spawn`` is its own ``_spawn`` method (the plain
+    adapter stores ``tale.spawn`` on the instance, which a method cannot override)."""
+
+    def __init__(self):
+        super().__init__()
+        self.spawn = self._spawn
+
+
+class TaleWrappedAdapter(_TaleSpawnVariant):
     """Each task runs its function inside one more coroutine frame: the
     baseline for the timeout and group variants, which need that frame too."""
 
     name = "tale:wrapped"
 
-    async def spawn(self, fn, *args):
+    async def _spawn(self, fn, *args):
         return await self.tale.spawn(_wrapped, fn, args)
 
 
-class TaleTimeoutAdapter(TaleAdapter):
+class TaleTimeoutAdapter(_TaleSpawnVariant):
     """Each task runs its function inside ``move_on_after(3600)``: a scope
     open, its timer armed, the whole time the task switches."""
 
     name = "tale:timeout"
 
-    async def spawn(self, fn, *args):
+    async def _spawn(self, fn, *args):
         return await self.tale.spawn(self._within, fn, args)
 
     async def _within(self, fn, args):
@@ -295,7 +304,7 @@ class TaleTimeoutAdapter(TaleAdapter):
             return await fn(*args)
 
 
-class TaleGroupAdapter(TaleAdapter):
+class TaleGroupAdapter(_TaleSpawnVariant):
     """The main task opens a ``TaskGroup`` and every task is its child."""
 
     name = "tale:group"
@@ -306,7 +315,7 @@ class TaleGroupAdapter(TaleAdapter):
                 return await main()
         return self.tale.run(outer)
 
-    async def spawn(self, fn, *args):
+    async def _spawn(self, fn, *args):
         return await self.group.spawn(fn, *args)
 
 

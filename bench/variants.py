@@ -41,7 +41,7 @@ from report import cell, fmt, values  # noqa: E402
 SWITCH_VARIANTS = ["tale", "tale:generic", "tale:wrapped", "tale:timeout", "tale:group",
                    "tale:virtual"]
 
-FULL = {"repeats": 7, "gc_repeats": 3, "timeout": 180,
+FULL = {"repeats": 15, "gc_repeats": 3, "timeout": 180,
         "switches": {"tasks": 100, "rounds": 10_000},
         "timers": {"tasks": 100_000, "max_ms": 10.0, "seed": 1},
         "tracked": {"tasks": 10_000, "seconds": 3.0}}

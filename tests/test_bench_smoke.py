@@ -171,3 +171,38 @@ def test_tale_variants_switch_like_tale():
     for name in ("tale",) + tuple(adapters.VARIANTS):
         result = programs.switches(adapters.load(name), tasks=3, rounds=4)
         assert result["switches"] == 12, name
+
+
+def test_each_tale_variant_has_its_feature_around_the_tasks():
+    import tale
+    import tale.kernel
+    import tale.testing
+    seen = {}
+
+    async def probe(name):
+        task = await tale.current_task()
+        kernel = tale.kernel.running_kernel()
+        seen[name] = (task.coro.__qualname__, task._scope_depth,
+                      type(kernel.clock).__name__)
+
+    for name in ("tale",) + tuple(adapters.VARIANTS):
+        B = adapters.load(name)
+
+        async def main():
+            await B.join(await B.spawn(probe, name))
+        B.run(main)
+    assert seen["tale"] == ("test_each_tale_variant_has_its_feature_around_the_tasks."
+                            "<locals>.probe", 0, seen["tale"][2])
+    assert seen["tale:generic"] == seen["tale"]
+    assert seen["tale:wrapped"][:2] == ("_wrapped", 0)
+    assert seen["tale:timeout"][:2] == ("TaleTimeoutAdapter._within", 1)
+    assert seen["tale:group"][:2] == ("TaskGroup._supervise", 0)
+    assert seen["tale:virtual"][2] == "VirtualClock" != seen["tale"][2]
+
+
+def test_the_generic_variant_misses_the_fast_path():
+    from tale.traps import YIELD
+    for name, fast in (("tale", True), ("tale:generic", False)):
+        request = adapters.load(name).sleep(0).send(None)
+        assert request == YIELD
+        assert (request is YIELD) is fast, name

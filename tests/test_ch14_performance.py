@@ -20,7 +20,8 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "book" / "results"
 CHAPTER = ROOT / "book" / "ch14-performance.md"
 TABLES = ("machine.txt", "summary.txt", "floors.txt", "stages.txt", "scaling.txt",
-          "echo_profile.txt")
+          "echo_profile.txt", "targets.txt")
+VARIANT_TABLES = ("optimisations.txt", "unused.txt", "recheck.txt", "gc_timers.txt")
 PLOTS = ("switch_scaling", "timer_scaling", "idle_cpu", "memory")
 
 
@@ -80,6 +81,57 @@ def test_tables_are_what_the_report_makes_of_the_samples(data, tmp_path):
         sys.path.remove(str(ROOT / "bench"))
     for name in TABLES:
         assert (tmp_path / name).read_text() == (RESULTS / name).read_text(), name
+
+
+def test_variant_tables_are_what_variants_py_makes_of_the_samples(tmp_path):
+    data = json.loads((RESULTS / "variants.json").read_text())
+    assert data["meta"]["mode"] == "full"
+    (tmp_path / "results.json").write_text((RESULTS / "results.json").read_text())
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        import variants
+        variants.write_all(data, str(tmp_path))
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+    for name in VARIANT_TABLES:
+        assert (tmp_path / name).read_text() == (RESULTS / name).read_text(), name
+
+
+def _fake(samples):
+    """results.json with one sample per (group, backend, bench): CPU medians given."""
+    keys = {"switches": "cpu_ns_per_switch", "spawn_join": "cpu_us_per_task",
+            "timers": "cpu_seconds", "echo": "cpu_round_trips_per_s"}
+    out = []
+    for (group, bench, backend), value in samples.items():
+        out.append({"group": group, "bench": bench, "backend": backend, "params": {},
+                    "repeat": 0, "result": {keys[bench]: value}})
+    return {"samples": out}
+
+
+def test_targets_are_computed_from_the_medians_and_judged():
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        import report
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+    data = _fake({("main", "switches", "tale"): 200.0, ("main", "switches", "asyncio"): 1200.0,
+                  ("main", "switches", "uvloop"): 600.0,
+                  ("floors", "switches", "floor:sched"): 160.0,
+                  ("main", "spawn_join", "tale"): 2.5, ("main", "spawn_join", "asyncio"): 6.0,
+                  ("main", "timers", "tale"): 0.8, ("main", "timers", "asyncio"): 2.0,
+                  ("main", "echo", "tale"): 40_000.0, ("main", "echo", "asyncio"): 25_000.0,
+                  ("main", "echo", "uvloop"): 50_000.0})
+    rows = {(b, ref): (round(m, 2) if m is not None else None, met)
+            for b, ref, _op, _bound, m, met in report.target_rows(data)}
+    assert rows[("switches", "asyncio")] == (6.0, True)
+    assert rows[("switches", "floor:sched")] == (1.25, True)
+    assert rows[("spawn_join", "asyncio")] == (2.4, False)
+    assert rows[("timers", "asyncio")] == (2.5, False)
+    assert rows[("echo", "asyncio")] == (1.6, False)
+    assert rows[("echo", "uvloop")] == (0.8, False)
+    assert rows[("switches", "uvloop")] == (3.0, True)
+    assert rows[("timers", "uvloop")] == (None, None)      # no uvloop sample: not judged
+    assert "| timers: ahead of uvloop | – | – | – |" in report.targets_text(data)
 
 
 NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
