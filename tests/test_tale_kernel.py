@@ -425,6 +425,40 @@ def test_timers_with_equal_deadlines_wake_in_order():
     assert log == [('x', 1.0), ('y', 1.0), ('z', 1.0)]
 
 
+def test_check_invariants_catches_a_broken_rule():
+    """The checker is not vacuous: break each rule by hand and it objects."""
+    k = kernel.Kernel(VirtualClock())
+    caught = []
+
+    async def sleeper():
+        await tale.sleep(10)
+
+    async def main():
+        task = await tale.spawn(sleeper)
+        await tale.sleep(0)
+        k.check_invariants()                 # a sleeping task: all is well
+        number = task._undo
+        breakages = [
+            ('undo', lambda: setattr(task, '_undo', lambda: None),
+             lambda: setattr(task, '_undo', number)),
+            ('armed', lambda: k._armed.__setitem__(-1, task),
+             lambda: k._armed.pop(-1)),
+            ('io_waits', lambda: setattr(k, '_io_waits', 1),
+             lambda: setattr(k, '_io_waits', 0)),
+        ]
+        for name, spoil, mend in breakages:
+            spoil()
+            try:
+                k.check_invariants()
+            except AssertionError:
+                caught.append(name)
+            mend()
+        k.check_invariants()
+        await task.cancel()
+    k.run(main)
+    assert caught == ['undo', 'armed', 'io_waits']
+
+
 def test_many_dead_timers_are_compacted():
     k = kernel.Kernel(VirtualClock())
 

@@ -73,6 +73,7 @@ class Kernel:
         # its deadline comes, a timer whose number is still in _armed wakes
         # its task (exc None: a sleep ends) or cancels it with exc (a
         # timeout); a number missing from _armed is a dead entry, skipped.
+        # Invariant: a live sleep timer's number is its task's _undo
         self._timers = []
         self._armed = {}             # Invariant: its keys are numbers in _timers
         self._timers_set = 0         # the number of the last timer set
@@ -409,6 +410,8 @@ class Kernel:
     def check_invariants(self):
         """Assert the rules written next to the kernel's data (for tests)."""
         assert set(self._armed) <= {number for _, number, _ in self._timers}
+        assert all(self._armed[number]._undo == number for _, number, exc in self._timers
+                   if exc is None and number in self._armed)    # the sleeps
         assert all(t._undo is None and not t._done for t in self._ready)
         waiting = [t for entry in self._files.values() for t in entry[:2] if t]
         assert self._io_waits == len(waiting)
