@@ -130,6 +130,30 @@ def test_a_bad_yield_gets_a_type_error_and_the_loop_goes_on():
     assert [m for m in log if isinstance(m, int)] == [0, 1, 2]
 
 
+def test_a_handler_error_is_thrown_into_its_task_and_the_loop_goes_on():
+    log = []
+
+    async def reader(name, sock):
+        try:
+            await tale.wait_readable(sock)
+            log.append((name, sock.recv(10)))
+        except RuntimeError as error:
+            log.append((name, 'already waits' in str(error)))
+
+    async def main():
+        a, b = socket.socketpair()
+        with a, b:
+            first = await tale.spawn(reader, 'first', a)
+            await tale.sleep(0)
+            second = await tale.spawn(reader, 'second', a)
+            await tale.sleep(0)
+            b.send(b'data')
+            await first.join()
+            await second.join()
+    tale.run(main)
+    assert log == [('second', True), ('first', b'data')]
+
+
 def test_sleep_zero_is_fifo_round_robin():
     log = []
 

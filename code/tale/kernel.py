@@ -11,8 +11,8 @@ Principles
 4. One place runs tasks, `Kernel._loop`, a tick at a time, in four steps:
    poll timeout, poll, due timers, the batch that was ready when the tick
    began.  First in, first out, everywhere.
-5. A task's fault never stops the kernel: a bad request gets a `TypeError`
-   at its await; a crash goes to whoever joins the task, or is reported.
+5. A task's fault never stops the kernel: a bad request raises at its await
+   (`TypeError`, or its handler's error); a crash goes to a joiner or is reported.
 6. Time comes from an injected clock, so tests can own it.
 """
 import contextlib
