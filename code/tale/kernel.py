@@ -267,7 +267,7 @@ class Kernel:
 
     # Traps.  Each takes the task and its whole request (cheaper than a
     # star-call), and answers at once (sets task._value, returns True) or
-    # leaves the task waiting with an _undo (returns None).
+    # leaves the task waiting with an _undo, or queued (returns None).
     def trap_spawn(self, task, request):
         _, coro, daemon = request
         task._value = self._new_task(coro, daemon)
