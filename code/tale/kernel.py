@@ -67,7 +67,8 @@ class Kernel:
 
     def __init__(self, clock=None):
         self.clock = MonotonicClock() if clock is None else clock
-        # Tasks to resume, oldest first; each has its answer in _value/_exc.
+        # Tasks to resume, oldest first, each with its answer in _value/_exc.
+        # Invariant: a task in _ready is not done and has no _undo
         self._ready = deque()
         # Timers: a heap of (deadline, number, exc), no task inside.  When
         # its deadline comes, a timer whose number is still in _armed wakes
@@ -79,6 +80,7 @@ class Kernel:
         self._timers_set = 0         # the number of the last timer set
         self._selector = None        # made at the first I/O wait
         self._files = {}             # fd -> [reader, writer, events, fileobj]
+        # Invariant: a file's events are the selector's, and cover its waits
         self._stale_files = []       # fds whose waiters changed since the last poll
         self._io_waits = 0           # Invariant: == number of tasks in read/write_wait
         self._live = 0               # unfinished tasks that are not daemons
