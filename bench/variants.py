@@ -111,16 +111,16 @@ UNUSED = [  # (backend, compared with, short name, what the tasks have around th
 def unused_text(data):
     short = {b: name for b, _, name, _ in UNUSED}
     lines = ["| switch benchmark, with | CPU ns per switch: median (min–max) "
-             "| against | difference of medians | of the fastest samples |",
-             "|---|---|---|---|---|"]
+             "| difference of medians | of the fastest samples |",
+             "|---|---|---|---|"]
     for backend, base, name, label in UNUSED:
         vals = _cpu_ns(data, backend)
         med, text = cell(vals)
         if base is None:
-            lines.append(f"| {label} ({name}) | {text} | – | – | – |")
+            lines.append(f"| {label} ({name}) | {text} | – | – |")
             continue
         base_vals = _cpu_ns(data, base)
-        lines.append(f"| {label} ({name}) | {text} | {short[base]} "
+        lines.append(f"| {label} ({name}; against {short[base]}) | {text} "
                      f"| {_change(med, cell(base_vals)[0])} | {_change_min(vals, base_vals)} |")
     return "\n".join(lines) + "\n"
 
