@@ -177,9 +177,12 @@ def test_fast_path_and_generic_sleep_zero_agree():
             log.append(f'{name}{i}')
             await traps._trap(request)
 
+    generic = ('sleep', 0)
+    assert generic == traps.YIELD and generic is not traps.YIELD   # the slow path
+
     async def main():
         await tale.spawn(worker, 'f', traps.YIELD)
-        await tale.spawn(worker, 'g', ('sleep', 0))
+        await tale.spawn(worker, 'g', generic)
     tale.run(main)
     assert log == ['f0', 'g0', 'f1', 'g1']
 
