@@ -193,7 +193,7 @@ def test_each_tale_variant_has_its_feature_around_the_tasks():
         B.run(main)
     assert seen["tale"] == ("test_each_tale_variant_has_its_feature_around_the_tasks."
                             "<locals>.probe", 0, seen["tale"][2])
-    assert seen["tale:generic"] == seen["tale"]
+    assert seen["tale:generic"] == seen["tale"] == seen["tale:async-sleep"]
     assert seen["tale:wrapped"][:2] == ("_wrapped", 0)
     assert seen["tale:timeout"][:2] == ("TaleTimeoutAdapter._within", 1)
     assert seen["tale:group"][:2] == ("TaskGroup._supervise", 0)
@@ -202,7 +202,7 @@ def test_each_tale_variant_has_its_feature_around_the_tasks():
 
 def test_the_generic_variant_misses_the_fast_path():
     from tale.traps import YIELD
-    for name, fast in (("tale", True), ("tale:generic", False)):
+    for name, fast in (("tale", True), ("tale:generic", False), ("tale:async-sleep", True)):
         request = adapters.load(name).sleep(0).send(None)
         assert request == YIELD
         assert (request is YIELD) is fast, name
