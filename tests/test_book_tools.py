@@ -69,6 +69,21 @@ def test_stage_listing_marks_new_and_changed_lines():
     assert tale_sphinx.changed_lines(old, new) == [1, 3]
 
 
-def test_stage_listing_highlights_lines_in_html(html, tmp_path):
-    pages = [p for p in html.glob("ch*.html") if "The whole of" in p.read_text()]
-    assert pages, "no chapter ends with a whole-stage listing"
+STAGE = re.compile(r"^:::\{stage\} (\S+)\n:previous: (\S+)$", re.M)
+
+
+def test_stage_listing_highlights_lines_in_html(html):
+    """Each whole-stage listing highlights exactly the lines new since its previous stage."""
+    checked = 0
+    for chapter in sorted((ROOT / "book").glob("ch*.md")):
+        stages = STAGE.findall(chapter.read_text())
+        if not stages:
+            continue
+        expected = sum(len(tale_sphinx.changed_lines((ROOT / old).read_text().splitlines(),
+                                                     (ROOT / new).read_text().splitlines()))
+                       for new, old in stages)
+        page = (html / chapter.with_suffix(".html").name).read_text()
+        assert expected > 0, chapter.name
+        assert page.count('<span class="hll">') == expected, chapter.name
+        checked += 1
+    assert checked >= 5, "fewer whole-stage listings with :previous: than Part I has stages"
