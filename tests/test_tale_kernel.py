@@ -237,13 +237,24 @@ def test_every_trap_has_a_wrapper_and_every_wrapper_a_trap():
     assert handlers == table == wrappers
 
 
-def test_only_one_generator_yields_requests():
+def test_only_the_traps_yield_requests():
+    """Principle 1: the only yields of the package are `_trap`'s and `sleep`'s."""
     import ast
+    found = []
     for module in Path(traps.__file__).parent.glob('*.py'):
         tree = ast.parse(module.read_text())
-        yields = [node for node in ast.walk(tree)
-                  if isinstance(node, (ast.Yield, ast.YieldFrom))]
-        assert len(yields) == (module.name == 'traps.py'), module.name
+        for func in ast.walk(tree):
+            if isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                found += [(module.name, func.name) for node in ast.walk(func)
+                          if isinstance(node, (ast.Yield, ast.YieldFrom))]
+    assert sorted(found) == [('traps.py', '_trap'), ('traps.py', 'sleep')]
+
+
+def test_sleep_is_a_trap_of_its_own():
+    """`sleep` yields its request itself: YIELD for zero or less, a tuple otherwise."""
+    assert traps.sleep(0).send(None) is traps.YIELD
+    assert traps.sleep(-1).send(None) is traps.YIELD
+    assert traps.sleep(1.5).send(None) == ('sleep', 1.5)
 
 
 def test_an_exception_nobody_retrieved_is_reported(capsys):
@@ -263,6 +274,31 @@ def test_an_exception_nobody_retrieved_is_reported(capsys):
     assert 'doomed' in err and 'nobody joined it' in err
     assert 'ZeroDivisionError: nobody listens' in err
     assert 'somebody listens' not in err
+
+
+def test_a_daemon_spawned_during_shutdown_is_cancelled():
+    log = []
+
+    async def late():
+        log.append('late ran')
+        await tale.sleep(3600)
+
+    async def daemon():
+        try:
+            await tale.sleep(3600)
+        except tale.CancelledError:
+            task = await tale.spawn(late, daemon=True)
+            await task.wait()
+            log.append(task.state)
+            raise
+
+    async def main():
+        await tale.spawn(daemon, daemon=True)
+        await tale.sleep(0)
+    clock = VirtualClock()
+    tale.run(main, clock=clock)
+    assert log == ['cancelled']
+    assert clock.now() == 0             # nobody slept: shutdown took no time
 
 
 def test_daemons_are_cancelled_when_the_other_tasks_end():

@@ -1,7 +1,8 @@
 """The kernel: the loop that runs tale's tasks.
 
 Principles
-1. Tasks reach the kernel only through traps: `traps._trap` yields a request,
+1. Tasks reach the kernel only through traps: `traps._trap` (or `sleep`,
+   the busiest call, which is its own trap) yields a request,
    ``trap_<tag>`` answers it.  The one other door is `reschedule`.
 2. The kernel is small: whatever can be async code over a few traps
    (timeouts, task groups, locks, queues) lives in its own module.
@@ -216,6 +217,8 @@ class Kernel:
         task = Task(coro, daemon)
         if daemon:
             self._daemons.add(task)
+            if self._stopping:          # too late to start: cancelled before it runs
+                self._cancel(task, CancelledError())
         else:
             self._live += 1
         self._ready.append(task)
