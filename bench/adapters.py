@@ -228,12 +228,36 @@ class TaleAdapter(Adapter):
         return await task.join()
 
 
+# -- the yardstick: the least trap loop that runs spawn + join and timers ---------
+
+class MinimalAdapter(Adapter):
+    """bench/minimal.py, a loop with three requests and nothing else: what
+    ``tale``'s features cost on top of the least a trap loop must do."""
+
+    name = "minimal"
+
+    def __init__(self):
+        import sys
+        import minimal
+        self.minimal = minimal
+        self.version = "bench/minimal.py on Python " + sys.version.split()[0]
+        self.spawn = minimal.spawn
+        self.sleep = minimal.sleep
+
+    def run(self, main):
+        return self.minimal.run(main)
+
+    async def join(self, task):            # one coroutine around it, as for tale
+        return await self.minimal.join(task)
+
+
 BACKENDS = {
     "asyncio": AsyncioAdapter,
     "uvloop": UvloopAdapter,
     "trio": TrioAdapter,
     "curio": CurioAdapter,
     "tale": TaleAdapter,
+    "minimal": MinimalAdapter,
 }
 
 # Peers that the bench installs from requirements-bench.txt; the rest are always here.
@@ -264,6 +288,22 @@ class TaleGenericAdapter(TaleAdapter):
 
         def sleep(seconds):
             return trap(('sleep', seconds))     # a new tuple: never `is YIELD`
+        self.sleep = sleep
+
+
+class TaleTrapCallAdapter(TaleAdapter):
+    """``sleep`` is a plain function that returns ``_trap(request)``, as it was
+    before it became a trap generator of its own: one more Python call per
+    switch, the same generator and the same fast path."""
+
+    name = "tale:trap-call"
+
+    def __init__(self):
+        super().__init__()
+        trap, fast = self.tale.traps._trap, self.tale.traps.YIELD
+
+        def sleep(seconds):
+            return trap(fast if seconds <= 0 else ('sleep', seconds))
         self.sleep = sleep
 
 
@@ -343,8 +383,8 @@ class TaleVirtualAdapter(TaleAdapter):
         return self.tale.run(main, clock=self.tale.testing.VirtualClock())
 
 
-VARIANTS = {cls.name: cls for cls in (TaleGenericAdapter, TaleAsyncSleepAdapter,
-                                      TaleWrappedAdapter,
+VARIANTS = {cls.name: cls for cls in (TaleGenericAdapter, TaleTrapCallAdapter,
+                                      TaleAsyncSleepAdapter, TaleWrappedAdapter,
                                       TaleTimeoutAdapter, TaleGroupAdapter,
                                       TaleVirtualAdapter)}
 BACKENDS.update(VARIANTS)

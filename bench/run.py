@@ -34,7 +34,9 @@ import adapters  # noqa: E402
 
 BACKENDS = ["asyncio", "uvloop", "trio", "curio", "tale"]
 # Variants measured on one benchmark only, next to the backends: {benchmark: [names]}.
-EXTRA: dict[str, list[str]] = {}
+# "minimal" (bench/minimal.py) is the least trap loop that runs these two: the
+# yardstick for what tale's features cost there.
+EXTRA: dict[str, list[str]] = {"spawn_join": ["minimal"], "timers": ["minimal"]}
 FLOORS = ["floor:send", "floor:await", "floor:sched", "floor:trap", "floor:dispatch",
           "floor:tuned"]
 

@@ -206,3 +206,16 @@ def test_the_generic_variant_misses_the_fast_path():
         request = adapters.load(name).sleep(0).send(None)
         assert request == YIELD
         assert (request is YIELD) is fast, name
+
+
+def test_the_minimal_loop_runs_its_two_benchmarks_and_waits_for_real():
+    import programs
+    B = adapters.load("minimal")
+    assert programs.spawn_join(B, tasks=50)["us_per_task"] > 0   # it checks the joins' sum
+    result = programs.timers(B, tasks=50, max_ms=20.0)
+    assert result["seconds"] >= result["longest_sleep"] > 0.015
+
+    async def bad():
+        await B.minimal._trap(("teleport",))
+    with pytest.raises(TypeError, match="teleport"):
+        B.run(bad)
