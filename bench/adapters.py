@@ -278,7 +278,8 @@ def load(name: str) -> Adapter:
 
 class TaleGenericAdapter(TaleAdapter):
     """``sleep(0)`` yields a fresh ``('sleep', 0)``, not the shared ``YIELD``:
-    every switch takes the kernel's generic path (table lookup, handler)."""
+    every switch takes the kernel's generic path (table lookup, handler).
+    Otherwise it is ``tale:trap-call``: a plain function that calls the trap."""
 
     name = "tale:generic"
 

@@ -245,8 +245,9 @@ def target_rows(data, best=False):
     for bench, ref, op, bound in TARGETS:
         _, cpu_key, _, lower, _ = HEADLINE[bench]
         tale = values(data, "main", bench, "tale", cpu_key)
-        if ref.startswith("floor:"):
-            other = values(data, "floors", "switches", ref, cpu_key)
+        if ref.startswith("floor:"):     # in the same rounds as tale if it was run there
+            other = (values(data, "main", bench, ref, cpu_key)
+                     or values(data, "floors", "switches", ref, cpu_key))
         else:
             other = values(data, "main", bench, ref, cpu_key)
         if not tale or not other:
