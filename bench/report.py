@@ -43,6 +43,13 @@ def values(data, group, bench, backend, key, params=None):
     return out
 
 
+def by_round(data, group, bench, backend, key):
+    """{repeat: value}: one sample per round of the interleaved runs."""
+    return {s["repeat"]: s["result"][key] for s in data["samples"]
+            if (s["group"], s["bench"], s["backend"]) == (group, bench, backend)
+            and key in s["result"]}
+
+
 def errors(data, group, bench, backend):
     return sorted({s["result"]["error"] for s in data["samples"]
                    if (s["group"], s["bench"], s["backend"]) == (group, bench, backend)
@@ -238,38 +245,40 @@ TARGET_NAMES = {"switches": "switches", "spawn_join": "spawn + join",
 def target_rows(data, best=False):
     """[(benchmark, reference, op, bound, measured or None, met or None)].
 
-    Measured from the CPU-time medians; with ``best``, from the fastest sample
-    of each side instead (noise on a shared machine only ever adds time).
+    Measured round by round: each round runs the backends one after the other,
+    so the ratio of two samples of one round leaves out what the machine did
+    between rounds; the verdict takes the median of those ratios.  With
+    ``best``, the fastest sample of each side instead (noise on a shared
+    machine only ever adds time).
     """
     rows = []
     for bench, ref, op, bound in TARGETS:
         _, cpu_key, _, lower, _ = HEADLINE[bench]
-        tale = values(data, "main", bench, "tale", cpu_key)
-        if ref.startswith("floor:"):     # in the same rounds as tale if it was run there
-            other = (values(data, "main", bench, ref, cpu_key)
-                     or values(data, "floors", "switches", ref, cpu_key))
-        else:
-            other = values(data, "main", bench, ref, cpu_key)
-        if not tale or not other:
-            rows.append((bench, ref, op, bound, None, None))
-            continue
+        group = "main"
+        if ref.startswith("floor:") and not values(data, "main", bench, ref, cpu_key):
+            group = "floors"        # not in the switch rounds: pair the floors' rounds
+        tale = by_round(data, "main", bench, "tale", cpu_key)
+        other = by_round(data, group, bench, ref, cpu_key)
         if best:
             pick = min if lower else max
-            t, o = pick(tale), pick(other)
+            pairs = [(pick(tale.values()), pick(other.values()))] if tale and other else []
         else:
-            t, o = statistics.median(tale), statistics.median(other)
+            pairs = [(tale[r], other[r]) for r in sorted(tale) if r in other]
+        if not pairs:
+            rows.append((bench, ref, op, bound, None, None))
+            continue
         if op == "≤":           # tale's time as a multiple of the floor's
-            measured = t / o
+            measured = statistics.median(t / o for t, o in pairs)
             met = measured <= bound
         else:                   # a speed-up over the reference
-            measured = o / t if lower else t / o
+            measured = statistics.median(o / t if lower else t / o for t, o in pairs)
             met = measured >= bound
         rows.append((bench, ref, op, bound, measured, met))
     return rows
 
 
 def targets_text(data):
-    lines = ["| target | measured (medians) | met? | from the fastest samples |",
+    lines = ["| target | measured (median of the rounds) | met? | from the fastest samples |",
              "|---|---|---|---|"]
     for row, fast in zip(target_rows(data), target_rows(data, best=True)):
         bench, ref, op, bound, measured, met = row
@@ -286,9 +295,10 @@ def targets_text(data):
         verdict = "–" if met is None else ("met" if met else "**not met**")
         lines.append(f"| {what} | {shown} | {verdict} | {shown_fast} |")
     lines += ["", "Speed-ups divide the reference's CPU time by tale's (for echo, tale's "
-              "rate by the reference's): 2.00 × faster means half the time. The verdict "
-              "is judged on the medians; the last column compares the fastest sample of "
-              "each side."]
+              "rate by the reference's): 2.00 × faster means half the time. Each round "
+              "runs the backends one after the other, so each round gives one ratio of "
+              "two samples taken side by side; the verdict is judged on the median of "
+              "those ratios. The last column compares the fastest sample of each side."]
     return "\n".join(lines) + "\n"
 
 

@@ -108,6 +108,27 @@ def _fake(samples):
     return {"samples": out}
 
 
+def test_targets_are_judged_on_the_median_of_the_ratios_within_each_round():
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        import report
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+    # Round 1 was slow for everybody: the ratio within each round is 4, 5 and 3.
+    samples = []
+    for rep, (tale, asyncio) in enumerate([(1.0, 4.0), (3.0, 15.0), (2.0, 6.0)]):
+        for backend, value in (("tale", tale), ("asyncio", asyncio)):
+            samples.append({"group": "main", "bench": "timers", "backend": backend,
+                            "params": {}, "repeat": rep,
+                            "result": {"cpu_seconds": value}})
+    rows = {(b, ref): (m, met) for b, ref, _op, _bound, m, met
+            in report.target_rows({"samples": samples})}
+    assert rows[("timers", "asyncio")] == (4.0, True)   # medians alone: 6 / 2 = 3
+    best = {(b, ref): m for b, ref, _op, _bound, m, _met
+            in report.target_rows({"samples": samples}, best=True)}
+    assert best[("timers", "asyncio")] == 4.0           # fastest: 4.0 / 1.0
+
+
 def test_targets_are_computed_from_the_medians_and_judged():
     sys.path.insert(0, str(ROOT / "bench"))
     try:
