@@ -135,7 +135,7 @@ def machine_text(data):
         "| backend | version |",
         "|---|---|",
     ]
-    for name in BACKENDS + [b for bs in EXTRA.values() for b in bs]:
+    for name in dict.fromkeys(BACKENDS + [b for bs in EXTRA.values() for b in bs]):
         probe = m["backends"].get(name, {})
         version = probe.get("version") if probe.get("ok") else "not run: " + (
             probe.get("reason") or probe.get("error") or "?")

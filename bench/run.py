@@ -241,7 +241,8 @@ def main(argv=None):
     import stage_adapters
     stage_names = stage_adapters.discover()
     extras = [b for bs in EXTRA.values() for b in bs]
-    names = BACKENDS + extras + FLOORS + [f"stage:{s}" for s in stage_names]
+    names = list(dict.fromkeys(BACKENDS + extras + FLOORS
+                               + [f"stage:{s}" for s in stage_names]))
     probes = probe_all(pin, names, cfg["timeout"])
     available = {n for n, p in probes.items() if p.get("ok")}
     for n, p in probes.items():
