@@ -302,6 +302,35 @@ def targets_text(data):
     return "\n".join(lines) + "\n"
 
 
+# The yardsticks of the main tables: {benchmark: (yardstick, what it is)}.
+YARDSTICKS = {"switches": ("floor:sched", "rung 3, the minimal scheduler"),
+              "spawn_join": ("minimal", "`minimal`, the least trap loop"),
+              "timers": ("minimal", "`minimal`, the least trap loop")}
+
+
+def paired(data, bench, a, b):
+    """Median over the rounds of a's CPU time divided by b's, from the same round."""
+    key = HEADLINE[bench][1]
+    va, vb = (by_round(data, "main", bench, x, key) for x in (a, b))
+    ratios = [va[r] / vb[r] for r in va if r in vb]
+    return statistics.median(ratios) if ratios else None
+
+
+def yardsticks_text(data):
+    lines = ["**tale and the yardsticks, round by round** (medians of the ratios "
+             "within each round, CPU time)", "",
+             "| benchmark | yardstick | tale's time against its time "
+             "| its speed-up over asyncio | tale's speed-up over asyncio |",
+             "|---|---|---|---|---|"]
+    for bench, (stick, what) in YARDSTICKS.items():
+        cells = (paired(data, bench, "tale", stick), paired(data, bench, "asyncio", stick),
+                 paired(data, bench, "asyncio", "tale"))
+        shown = ["–" if c is None else f"{c:.2f} ×" for c in cells]
+        lines.append(f"| {TARGET_NAMES[bench]} | {what} | {shown[0]} | {shown[1]} "
+                     f"| {shown[2]} |")
+    return "\n".join(lines) + "\n"
+
+
 def scaling_points(data, group, bench, key, size_key="tasks"):
     """{backend: [(size, median), ...]} for one scaling group."""
     out = {}
@@ -438,7 +467,7 @@ def write_all(data, out):
     texts = {"machine.txt": machine_text(data), "summary.txt": summary_text(data),
              "floors.txt": floors_text(data), "stages.txt": stages_text(data),
              "scaling.txt": scaling_text(data),
-             "targets.txt": targets_text(data)}
+             "targets.txt": targets_text(data) + "\n" + yardsticks_text(data)}
     prof = data.get("profiles", {}).get("tale echo", {})
     if "rows" in prof:
         texts["echo_profile.txt"] = profile_text(prof)
