@@ -62,7 +62,8 @@ def test_every_row_is_produced(smoke):
     for bench, table in zip(run.HEADLINE, tables):
         rows = [line.split(" | ")[0][2:] for line in table.splitlines()
                 if line.startswith("| ") and "---" not in line]
-        assert rows == ["backend"] + run.BACKENDS + run.EXTRA.get(bench, [])
+        extra = [report.ROW_NAMES.get(b, b) for b in run.EXTRA.get(bench, [])]
+        assert rows == ["backend"] + run.BACKENDS + extra
     for backend in run.BACKENDS:
         if not data["meta"]["backends"][backend]["ok"]:
             assert f"| {backend} | not run: " in summary
