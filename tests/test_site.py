@@ -14,6 +14,7 @@ import http.server
 import re
 import shutil
 import threading
+import zlib
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -229,14 +230,66 @@ def screenshot_chapter() -> str:
     return chapters()[0].docname
 
 
+def png_pixels(data: bytes) -> tuple[int, int, list[bytes]]:
+    """Width, height and the unfiltered rows of an 8-bit RGB or RGBA PNG (stdlib only)."""
+    assert data.startswith(b"\x89PNG\r\n\x1a\n")
+    pos, idat, header = 8, b"", None
+    while pos < len(data):
+        length = int.from_bytes(data[pos:pos + 4], "big")
+        kind, body = data[pos + 4:pos + 8], data[pos + 8:pos + 8 + length]
+        if kind == b"IHDR":
+            header = body
+        elif kind == b"IDAT":
+            idat += body
+        pos += 12 + length
+    width, height = int.from_bytes(header[:4], "big"), int.from_bytes(header[4:8], "big")
+    depth, colour = header[8], header[9]
+    assert depth == 8 and colour in (2, 6), (depth, colour)
+    step = 3 if colour == 2 else 4
+    raw, rows, prev = zlib.decompress(idat), [], bytes(width * step)
+    stride = width * step + 1
+    for y in range(height):
+        kind, line = raw[y * stride], bytearray(raw[y * stride + 1:(y + 1) * stride])
+        for i in range(len(line)):
+            left = line[i - step] if i >= step else 0
+            up, corner = prev[i], prev[i - step] if i >= step else 0
+            if kind == 1:
+                line[i] = (line[i] + left) & 255
+            elif kind == 2:
+                line[i] = (line[i] + up) & 255
+            elif kind == 3:
+                line[i] = (line[i] + (left + up) // 2) & 255
+            elif kind == 4:
+                p = left + up - corner
+                pa, pb, pc = abs(p - left), abs(p - up), abs(p - corner)
+                pred = left if pa <= pb and pa <= pc else (up if pb <= pc else corner)
+                line[i] = (line[i] + pred) & 255
+        rows.append(bytes(line))
+        prev = line
+    return width, height, rows
+
+
 def test_screenshots_at_desktop_and_phone_width(desktop, phone, base_url):
+    """The screenshots show the page: the sidebar at desktop width only, text in both."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     name = screenshot_chapter()
     for label, watched in (("desktop", desktop), ("phone", phone)):
+        viewport = DESKTOP if label == "desktop" else PHONE
         page = watched.open(base_url + f"{name}.html")
         page.wait_for_load_state("networkidle")
         path = SCREENSHOTS / f"{name}-{label}.png"
         page.screenshot(path=str(path))
-        assert path.read_bytes().startswith(b"\x89PNG")
-        size = page.viewport_size
-        assert size["width"] == (DESKTOP if label == "desktop" else PHONE)["width"]
+        width, height, rows = png_pixels(path.read_bytes())
+        assert (width, height) == (viewport["width"], viewport["height"])
+        colours = {row[i:i + 3] for row in rows[::8] for i in range(0, len(row), 24)}
+        assert len(colours) > 20, f"{path.name} is nearly blank: {len(colours)} colours"
+        sidebar = page.locator(".bd-sidebar-primary").first
+        title = page.locator(".bd-article h1").first.bounding_box()
+        assert title and 0 <= title["y"] < viewport["height"], "the title is off screen"
+        if label == "desktop":
+            box = sidebar.bounding_box()
+            assert sidebar.is_visible() and box and box["width"] > 150
+            assert title["x"] >= box["x"] + box["width"] - 1   # the text beside it
+        else:
+            box = sidebar.bounding_box()
+            assert not sidebar.is_visible() or box is None or box["x"] + box["width"] <= 0
