@@ -5,7 +5,8 @@ port chosen by the system) for the duration of the module.  Every page the
 browser opens is watched: a request to any other host is refused and
 recorded, and so is every console error and uncaught exception.
 Screenshots of one chapter at desktop and phone width are written to
-``_build/screenshots/`` for a person to look at.
+``_build/screenshots/`` for a person to look at, and decoded to check that
+they show the page as laid out for each width.
 """
 from __future__ import annotations
 
