@@ -188,15 +188,24 @@ def test_diagrams_are_pdf_figures_in_the_pdf(pdf, tex):
 
 
 def test_glossary_terms_are_in_the_index(pdf, text):
-    """xindy writes the index to tale.ind; the PDF prints it last, with page numbers."""
+    """xindy writes the index to tale.ind; the PDF prints it last, with page numbers:
+    the page of each term's definition, and the pages of the chapters that use it."""
     glossary = (BOOK / "glossary.md").read_text()
     assert ":::{glossary}" in glossary, "the glossary has no terms"
     terms = re.findall(r"^(\w[\w ]*\w)\s*$", glossary.split(":::{glossary}", 1)[1], re.M)
     assert len(terms) >= 16
     index = (pdf.parent / "tale.ind").read_text()
-    entries = dict(re.findall(r"\\spxentry\{([^}]*)\}, \\spxpagem\{\\hyperpage\{(\d+)\}", index))
-    absent = [t for t in terms if t not in entries]
+    entries = {}     # term -> (page of its definition, pages that use it)
+    for term, pages in re.findall(r"\\item \\spxentry\{([^}]*)\}, (.*)", index):
+        main = re.findall(r"\\spxpagem\{\\hyperpage\{(\d+)\}", pages)
+        used = re.findall(r"(?<!spxpagem\{)\\hyperpage\{(\d+)\}", pages)
+        entries[term] = (main, used)
+    absent = [t for t in terms if not entries.get(t, ([], []))[0]]
     assert not absent, f"glossary terms missing from the PDF index: {absent}"
+    # Every {term} in the chapters is indexed where it is used, not only defined.
+    used = {t: len(set(entries[t][1])) for t in terms}
+    assert used["cancellation"] >= 5 and used["trap"] >= 5, used
+    assert sum(n >= 2 for n in used.values()) >= len(terms) // 2, used
     toc = (pdf.parent / "tale.toc").read_text()
     assert re.search(r"\\contentsline \{chapter\}\{Index\}\{\d+\}", toc)
     assert "index" in normal(" ".join(text.split("\f")[-4:]))

@@ -9,6 +9,8 @@
    previous stage emphasised, so a chapter can end with its complete program.
 3. Chapters are numbered straight through the book, although each Part is its
    own numbered toctree (Sphinx would start every Part again at 1).
+4. Every ``{term}`` reference is an index entry too, so the printed index
+   gives each glossary term the pages that use it, not only its definition.
 
 A fence that is not entangled's (```python, ```text, ...) is left to MyST.
 """
@@ -26,6 +28,7 @@ from docutils.parsers.rst import directives
 from sphinx import addnodes
 from sphinx.directives.code import CodeBlock, LiteralInclude
 from sphinx.errors import ExtensionError
+from sphinx.transforms import SphinxTransform
 
 FENCE = re.compile(
     r"^(?P<indent>[ \t]*)(?P<ticks>`{3,})\{\.(?P<lang>[\w+-]+)(?P<attrs>[^}]*)\}[ \t]*$",
@@ -200,10 +203,35 @@ def number_across_parts(app, env):
     return shifted
 
 
+class IndexTermUses(SphinxTransform):
+    """Each ``{term}`` reference is also an index entry for the page it is on.
+
+    The glossary's own entries give the page where a term is defined; these
+    add every page that uses it, so the printed index works as a book's index.
+    It runs before the domains collect the page's index entries (priority 850).
+    """
+
+    default_priority = 800
+
+    def apply(self, **kwargs):
+        if self.env.docname == "glossary":
+            return
+        for ref in list(self.document.findall(addnodes.pending_xref)):
+            if (ref.get("refdomain"), ref.get("reftype")) != ("std", "term"):
+                continue
+            targetid = f"index-{self.env.new_serialno('index')}"
+            entry = ("single", ref["reftarget"], targetid, "", None)
+            parent = ref.parent
+            at = parent.index(ref)
+            parent.insert(at, nodes.target("", "", ids=[targetid]))
+            parent.insert(at, addnodes.index(entries=[entry], inline=True))
+
+
 def setup(app):
     app.connect("env-get-updated", number_across_parts, priority=900)
     app.connect("builder-inited", collect_targets)
     app.connect("source-read", rewrite_fences)
     app.add_directive("tangle", TangleBlock)
     app.add_directive("stage", StageListing)
+    app.add_transform(IndexTermUses)
     return {"parallel_read_safe": True, "version": "1"}
