@@ -384,6 +384,77 @@ class TaleVirtualAdapter(TaleAdapter):
         return self.tale.run(main, clock=self.tale.testing.VirtualClock())
 
 
+# -- changes measured and not adopted: for chapter 14's "What we left out" ---------
+# (bench/rejected.py runs these next to plain tale; each patches one thing.)
+
+class TaleSpawnInlineAdapter(TaleAdapter):
+    """``trap_spawn`` makes the task itself, without calling ``_new_task``
+    (the bookkeeping of a new task written out a second time)."""
+
+    name = "tale:spawn-inline"
+
+    def __init__(self):
+        super().__init__()
+        kernel, Task = self.tale.kernel, self.tale.task.Task
+
+        def trap_spawn(self, task, request):
+            _, coro, daemon = request
+            if daemon:
+                task._value = self._new_task(coro, daemon)
+                return True
+            child = task._value = Task(coro)
+            self._live += 1
+            self._ready.append(child)
+            return True
+        kernel.Kernel.trap_spawn = trap_spawn
+
+
+class TaleSpawnTrapAdapter(TaleAdapter):
+    """``spawn`` is a trap generator of its own, like ``sleep``: one Python call
+    fewer per spawn, and the coroutine is made only when the spawn is awaited."""
+
+    name = "tale:spawn-trap"
+
+    def __init__(self):
+        super().__init__()
+        import types
+
+        @types.coroutine
+        def spawn(corofunc, *args, daemon=False):
+            coro = corofunc if isinstance(corofunc, types.CoroutineType) else corofunc(*args)
+            return (yield ('spawn', coro, daemon))
+        self.spawn = spawn
+
+
+class TaleTimerInlineAdapter(TaleAdapter):
+    """``trap_sleep`` arms its timer itself, without calling ``_set_timer``
+    (the timer's bookkeeping written out a second time)."""
+
+    name = "tale:timer-inline"
+
+    def __init__(self):
+        super().__init__()
+        import heapq
+        kernel = self.tale.kernel
+
+        def trap_sleep(self, task, request):
+            seconds = request[1]
+            if seconds <= 0:
+                task._value = None
+                self._ready.append(task)
+                return
+            task._waiting = 'sleep'
+            number = task._undo = self._timers_set = self._timers_set + 1
+            heapq.heappush(self._timers, (self.clock.now() + seconds, number, None))
+            self._armed[number] = task
+        kernel.Kernel.trap_sleep = trap_sleep    # each kernel's table binds it anew
+
+
+REJECTED = {cls.name: cls for cls in (TaleSpawnInlineAdapter, TaleSpawnTrapAdapter,
+                                      TaleTimerInlineAdapter)}
+BACKENDS.update(REJECTED)
+
+
 VARIANTS = {cls.name: cls for cls in (TaleGenericAdapter, TaleTrapCallAdapter,
                                       TaleAsyncSleepAdapter, TaleWrappedAdapter,
                                       TaleTimeoutAdapter, TaleGroupAdapter,

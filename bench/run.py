@@ -5,7 +5,8 @@
     python bench/run.py --report-only   redo the tables and plots from results.json
 
 The full run ends with bench/variants.py (tale's optimisations and unused
-features, and the garbage collector's share of the timers benchmark).
+features, and the garbage collector's share of the timers benchmark) and
+bench/rejected.py (changes measured and not adopted).
 
 Every sample runs in a fresh interpreter (bench/worker.py), pinned to one CPU
 with ``taskset -c 0`` when it is available.  Repeats are interleaved: each
@@ -229,6 +230,14 @@ def main(argv=None):
         if os.path.exists(os.path.join(args.out, "variants.json")):
             import variants
             variants.main(["--report-only", "--out", args.out])
+        rerun = os.path.join(args.out, "rerun", "results.json")
+        if os.path.exists(rerun):       # a second full run, kept for its verdicts
+            with open(rerun) as f, open(os.path.join(args.out, "rerun", "targets.txt"),
+                                        "w") as out:
+                out.write(report.rerun_text(json.load(f)))
+        if os.path.exists(os.path.join(args.out, "rejected.json")):
+            import rejected
+            rejected.main(["--report-only", "--out", args.out])
         return 0
 
     cfg = dict(SMOKE if args.smoke else FULL)
@@ -299,8 +308,9 @@ def main(argv=None):
     report.write_all(data, args.out)
     log(f"wrote {args.out}/results.json, tables and plots ({elapsed:.0f} s of benchmarks)")
     if not args.smoke:
+        import rejected
         import variants
-        return variants.main(["--out", args.out])
+        return variants.main(["--out", args.out]) or rejected.main(["--out", args.out])
     return 0
 
 

@@ -220,3 +220,44 @@ def test_the_minimal_loop_runs_its_two_benchmarks_and_waits_for_real():
         await B.minimal._trap(("teleport",))
     with pytest.raises(TypeError, match="teleport"):
         B.run(bad)
+
+
+def test_rejected_smoke_runs_every_change_next_to_tale(tmp_path):
+    proc = subprocess.run([sys.executable, str(BENCH / "rejected.py"), "--smoke",
+                           "--out", str(tmp_path)], capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    data = json.loads((tmp_path / "rejected.json").read_text())
+    import rejected
+    ran = {(s["bench"], s["backend"]) for s in data["samples"] if "error" not in s["result"]}
+    for name, bench, what in rejected.CHANGES:
+        assert {(bench, "tale"), (bench, name)} <= ran
+        assert what in (tmp_path / "rejected.txt").read_text()
+
+
+def test_each_rejected_change_still_runs_tale_correctly():
+    """The patched kernels still spawn, join and sleep (patches undone afterwards)."""
+    import tale
+    from tale.testing import VirtualClock
+    saved = dict(vars(tale.kernel.Kernel))
+
+    async def child(x):
+        await tale.sleep(1)
+        return x * 2
+
+    async def main(B):
+        tasks = [await B.spawn(child, i) for i in range(5)]
+        daemon = await tale.spawn(child, 100, daemon=True)
+        return [await t.join() for t in tasks], daemon
+
+    try:
+        for name in ("tale:spawn-inline", "tale:spawn-trap", "tale:timer-inline"):
+            B = adapters.load(name)
+            clock = VirtualClock()
+            results, daemon = tale.run(main, B, clock=clock)
+            assert results == [0, 2, 4, 6, 8] and clock.now() == 1, name
+            assert daemon.done(), name
+    finally:
+        for attr in ("trap_spawn", "trap_sleep"):
+            setattr(tale.kernel.Kernel, attr, saved[attr])
+    assert tale.kernel.Kernel.trap_spawn is saved["trap_spawn"]

@@ -97,6 +97,30 @@ def test_variant_tables_are_what_variants_py_makes_of_the_samples(tmp_path):
         assert (tmp_path / name).read_text() == (RESULTS / name).read_text(), name
 
 
+def test_rejected_table_is_what_rejected_py_makes_of_the_samples(tmp_path):
+    data = json.loads((RESULTS / "rejected.json").read_text())
+    assert data["meta"]["mode"] == "full"
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        import rejected
+        rejected.write_all(data, str(tmp_path))
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+    assert (tmp_path / "rejected.txt").read_text() == (RESULTS / "rejected.txt").read_text()
+
+
+def test_the_second_run_is_what_the_report_makes_of_its_samples():
+    data = json.loads((RESULTS / "rerun" / "results.json").read_text())
+    assert data["meta"]["mode"] == "full"
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        import report
+        text = report.rerun_text(data)
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+    assert text == (RESULTS / "rerun" / "targets.txt").read_text()
+
+
 def _fake(samples):
     """results.json with one sample per (group, backend, bench): CPU medians given."""
     keys = {"switches": "cpu_ns_per_switch", "spawn_join": "cpu_us_per_task",
@@ -183,7 +207,7 @@ def prose(markdown):
 
 def test_every_number_in_the_prose_comes_from_the_results():
     known = set()
-    for path in RESULTS.iterdir():
+    for path in RESULTS.rglob("*"):
         if path.suffix in (".txt", ".json"):
             known |= numbers_in(path.read_text(), prefixes=True)
     allowed = {"127.0.0.1"}
