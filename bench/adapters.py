@@ -251,6 +251,21 @@ class MinimalAdapter(Adapter):
         return await self.minimal.join(task)
 
 
+class LeanAdapter(MinimalAdapter):
+    """bench/lean.py: ``minimal`` with a task that waits on its own task object
+    instead of a trap generator (two objects per sleeping task, not three)."""
+
+    name = "lean"
+
+    def __init__(self):
+        import sys
+        import lean
+        self.minimal = lean
+        self.version = "bench/lean.py on Python " + sys.version.split()[0]
+        self.spawn = lean.spawn
+        self.sleep = lean.sleep
+
+
 BACKENDS = {
     "asyncio": AsyncioAdapter,
     "uvloop": UvloopAdapter,
@@ -258,6 +273,7 @@ BACKENDS = {
     "curio": CurioAdapter,
     "tale": TaleAdapter,
     "minimal": MinimalAdapter,
+    "lean": LeanAdapter,
 }
 
 # Peers that the bench installs from requirements-bench.txt; the rest are always here.

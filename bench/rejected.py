@@ -5,10 +5,12 @@
     python bench/rejected.py --report-only   redo the table from rejected.json
 
 Each change is an adapter in bench/adapters.py that patches one thing in tale
-(``tale:spawn-inline``, ``tale:spawn-trap``, ``tale:timer-inline``) and runs
-on the benchmark it is meant to speed up, in the same interleaved rounds as
-plain tale, every sample in a fresh process pinned to one CPU.  Writes
-rejected.json (the raw samples) and rejected.txt.
+(``tale:spawn-inline``, ``tale:spawn-trap``, ``tale:timer-inline``), or a
+yardstick loop built differently (``lean``, bench/lean.py, against
+``minimal``), and runs on the benchmark it is meant to speed up, in the same
+interleaved rounds as what it is compared with, every sample in a fresh
+process pinned to one CPU.  Writes rejected.json (the raw samples) and
+rejected.txt.
 """
 from __future__ import annotations
 
@@ -27,47 +29,72 @@ sys.path.insert(0, HERE)
 import run  # noqa: E402
 from report import HEADLINE, by_round, cell  # noqa: E402
 
-# (adapter, benchmark, what it changes)
+# (adapter, benchmark, the adapter it is compared with, what it changes)
 CHANGES = [
-    ("tale:spawn-inline", "spawn_join",
+    ("tale:spawn-inline", "spawn_join", "tale",
      "`trap_spawn` makes the task itself instead of calling `_new_task`"),
-    ("tale:spawn-trap", "spawn_join",
+    ("tale:spawn-trap", "spawn_join", "tale",
      "`spawn` a trap generator of its own, like `sleep`"),
-    ("tale:timer-inline", "timers",
+    ("tale:timer-inline", "timers", "tale",
      "`trap_sleep` arms its timer itself instead of calling `_set_timer`"),
+    ("lean", "timers", "minimal",
+     "a task waits on its own task object, not a trap generator (`lean` against "
+     "`minimal`)"),
+    ("lean", "switches", "minimal",
+     "the same, on the switch benchmark"),
 ]
+# Measured in the same rounds as the timers changes, for their speed-up over it.
+REFERENCE = "asyncio"
 
 FULL = {"repeats": 15, "timeout": 180,
+        "switches": {"tasks": 100, "rounds": 10_000},
         "spawn_join": {"tasks": 100_000},
         "timers": {"tasks": 100_000, "max_ms": 10.0, "seed": 1}}
 SMOKE = {"repeats": 1, "timeout": 60,
+         "switches": {"tasks": 10, "rounds": 50},
          "spawn_join": {"tasks": 200},
          "timers": {"tasks": 200, "max_ms": 2.0, "seed": 1}}
 
 
 def jobs(cfg):
     out = []
-    for bench in dict.fromkeys(b for _, b, _ in CHANGES):
-        names = ["tale"] + [name for name, b, _ in CHANGES if b == bench]
-        out.append(("rejected", bench, cfg[bench], names))
+    for bench in dict.fromkeys(b for _, b, _, _ in CHANGES):
+        names = [n for name, b, base, _ in CHANGES if b == bench for n in (base, name)]
+        if bench == "timers":
+            names.append(REFERENCE)
+        out.append(("rejected", bench, cfg[bench], list(dict.fromkeys(names))))
     return out
 
 
+def _paired(data, bench, a, b):
+    key = HEADLINE[bench][1]
+    va, vb = (by_round(data, "rejected", bench, x, key) for x in (a, b))
+    ratios = [va[r] / vb[r] for r in va if r in vb]
+    return statistics.median(ratios) if ratios else None
+
+
 def rejected_text(data):
-    lines = ["| change, measured and not adopted | benchmark | tale: CPU time, median "
-             "(min–max) | with the change | time with it against without (median of the "
+    lines = ["| change, measured and not adopted | benchmark | without it: CPU time, median "
+             "(min–max) | with it | time with it against without (median of the "
              "rounds) | (fastest samples) |", "|---|---|---|---|---|---|"]
-    for name, bench, what in CHANGES:
+    for name, bench, base_name, what in CHANGES:
         key, unit = HEADLINE[bench][1], HEADLINE[bench][2]
-        base = by_round(data, "rejected", bench, "tale", key)
+        base = by_round(data, "rejected", bench, base_name, key)
         other = by_round(data, "rejected", bench, name, key)
-        ratios = [other[r] / base[r] for r in other if r in base]
-        paired = statistics.median(ratios) if ratios else None
+        paired = _paired(data, bench, name, base_name)
         fastest = (min(other.values()) / min(base.values())) if base and other else None
         shown = ["–" if x is None else f"{x:.3f}" for x in (paired, fastest)]
         lines.append(f"| {what} | {HEADLINE[bench][4].split(':')[0]} ({unit}) "
                      f"| {cell(list(base.values()))[1]} | {cell(list(other.values()))[1]} "
                      f"| {shown[0]} | {shown[1]} |")
+    timed = list(dict.fromkeys(n for name, b, base, _ in CHANGES if b == "timers"
+                               for n in (base, name)))
+    lines += ["", f"**The timers benchmark in the same rounds: speed-up over "
+              f"{REFERENCE}** (median of the rounds)", "",
+              "| loop | speed-up |", "|---|---|"]
+    for name in timed:
+        ratio = _paired(data, "timers", REFERENCE, name)
+        lines.append(f"| {name} | {'–' if ratio is None else f'{ratio:.2f} ×'} |")
     return "\n".join(lines) + "\n"
 
 
@@ -93,7 +120,8 @@ def main(argv=None):
     pin, pin_note = run.pin_prefix()
     log = lambda msg: print(msg, flush=True)  # noqa: E731
     log(f"tale, changes not adopted ({'smoke' if args.smoke else 'full'}): {pin_note}")
-    names = ["tale"] + [name for name, _, _ in CHANGES]
+    names = list(dict.fromkeys(n for name, _, base, _ in CHANGES for n in (base, name)))
+    names.append(REFERENCE)
     probes = run.probe_all(pin, names, cfg["timeout"])
     available = {n for n, p in probes.items() if p.get("ok")}
     load_before = os.getloadavg()

@@ -209,9 +209,10 @@ def test_the_generic_variant_misses_the_fast_path():
         assert (request is YIELD) is fast, name
 
 
-def test_the_minimal_loop_runs_its_two_benchmarks_and_waits_for_real():
+@pytest.mark.parametrize("name", ["minimal", "lean"])
+def test_the_yardstick_loops_run_their_benchmarks_and_wait_for_real(name):
     import programs
-    B = adapters.load("minimal")
+    B = adapters.load(name)
     assert programs.spawn_join(B, tasks=50)["us_per_task"] > 0   # it checks the joins' sum
     result = programs.timers(B, tasks=50, max_ms=20.0)
     assert result["seconds"] >= result["longest_sleep"] > 0.015
@@ -230,8 +231,8 @@ def test_rejected_smoke_runs_every_change_next_to_tale(tmp_path):
     data = json.loads((tmp_path / "rejected.json").read_text())
     import rejected
     ran = {(s["bench"], s["backend"]) for s in data["samples"] if "error" not in s["result"]}
-    for name, bench, what in rejected.CHANGES:
-        assert {(bench, "tale"), (bench, name)} <= ran
+    for name, bench, base, what in rejected.CHANGES:
+        assert {(bench, base), (bench, name)} <= ran
         assert what in (tmp_path / "rejected.txt").read_text()
 
 
