@@ -17,6 +17,7 @@ A fence that is not entangled's (```python, ```text, ...) is left to MyST.
 from __future__ import annotations
 
 import difflib
+import hashlib
 import os
 import re
 import tomllib
@@ -234,4 +235,8 @@ def setup(app):
     app.add_directive("tangle", TangleBlock)
     app.add_directive("stage", StageListing)
     app.add_transform(IndexTermUses)
-    return {"parallel_read_safe": True, "version": "1"}
+    # A new env_version makes Sphinx read every page again: this file's own hash,
+    # so that a change here is never hidden behind pages cached from before it.
+    digest = hashlib.sha1(Path(__file__).read_bytes()).digest()
+    env_version = int.from_bytes(digest[:4], "big")
+    return {"parallel_read_safe": True, "version": "1", "env_version": env_version or 1}
