@@ -14,20 +14,15 @@ rejected.txt.
 """
 from __future__ import annotations
 
-import argparse
-import datetime
-import json
 import os
-import statistics
 import sys
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 
 import run  # noqa: E402
-from report import HEADLINE, by_round, cell  # noqa: E402
+from report import HEADLINE, by_round, cell, paired  # noqa: E402
 
 # (adapter, benchmark, the adapter it is compared with, what it changes)
 CHANGES = [
@@ -66,13 +61,6 @@ def jobs(cfg):
     return out
 
 
-def _paired(data, bench, a, b):
-    key = HEADLINE[bench][1]
-    va, vb = (by_round(data, "rejected", bench, x, key) for x in (a, b))
-    ratios = [va[r] / vb[r] for r in va if r in vb]
-    return statistics.median(ratios) if ratios else None
-
-
 def rejected_text(data):
     lines = ["| change, measured and not adopted | benchmark | without it: CPU time, median "
              "(min–max) | with it | time with it against without (median of the "
@@ -81,9 +69,9 @@ def rejected_text(data):
         key, unit = HEADLINE[bench][1], HEADLINE[bench][2]
         base = by_round(data, "rejected", bench, base_name, key)
         other = by_round(data, "rejected", bench, name, key)
-        paired = _paired(data, bench, name, base_name)
+        within = paired(data, bench, name, base_name, "rejected")
         fastest = (min(other.values()) / min(base.values())) if base and other else None
-        shown = ["–" if x is None else f"{x:.3f}" for x in (paired, fastest)]
+        shown = ["–" if x is None else f"{x:.3f}" for x in (within, fastest)]
         lines.append(f"| {what} | {HEADLINE[bench][4].split(':')[0]} ({unit}) "
                      f"| {cell(list(base.values()))[1]} | {cell(list(other.values()))[1]} "
                      f"| {shown[0]} | {shown[1]} |")
@@ -93,7 +81,7 @@ def rejected_text(data):
               f"{REFERENCE}** (median of the rounds)", "",
               "| loop | speed-up |", "|---|---|"]
     for name in timed:
-        ratio = _paired(data, "timers", REFERENCE, name)
+        ratio = paired(data, "timers", REFERENCE, name, "rejected")
         lines.append(f"| {name} | {'–' if ratio is None else f'{ratio:.2f} ×'} |")
     return "\n".join(lines) + "\n"
 
@@ -106,43 +94,10 @@ def write_all(data, out):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--smoke", action="store_true", help="tiny sizes, for tests")
-    parser.add_argument("--out", default=os.path.join(ROOT, "book", "results"))
-    parser.add_argument("--report-only", action="store_true")
-    args = parser.parse_args(argv)
-    os.makedirs(args.out, exist_ok=True)
-    if args.report_only:
-        with open(os.path.join(args.out, "rejected.json")) as f:
-            write_all(json.load(f), args.out)
-        return 0
-    cfg = dict(SMOKE if args.smoke else FULL)
-    pin, pin_note = run.pin_prefix()
-    log = lambda msg: print(msg, flush=True)  # noqa: E731
-    log(f"tale, changes not adopted ({'smoke' if args.smoke else 'full'}): {pin_note}")
     names = list(dict.fromkeys(n for name, _, base, _ in CHANGES for n in (base, name)))
-    names.append(REFERENCE)
-    probes = run.probe_all(pin, names, cfg["timeout"])
-    available = {n for n, p in probes.items() if p.get("ok")}
-    load_before = os.getloadavg()
-    started = time.perf_counter()
-    samples: list[dict] = []
-    run.run_rounds(pin, jobs(cfg), cfg["repeats"], available, cfg["timeout"], samples, log)
-    data = {"meta": {
-        "mode": "smoke" if args.smoke else "full",
-        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "machine": run.machine(), "pinning": pin_note,
-        "elapsed_seconds": time.perf_counter() - started,
-        "load_average": {"before": load_before, "after": os.getloadavg()},
-        "config": cfg, "backends": probes, "commit": run.git_commit()},
-        "samples": samples}
-    with open(os.path.join(args.out, "rejected.json"), "w") as f:
-        json.dump(data, f, indent=1)
-        f.write("\n")
-    write_all(data, args.out)
-    log(f"wrote {args.out}/rejected.json and rejected.txt "
-        f"({data['meta']['elapsed_seconds']:.0f} s)")
-    return 0
+    return run.side_run(argv, __doc__.split("\n")[0], "rejected", FULL, SMOKE,
+                        names + [REFERENCE], lambda cfg: [(jobs(cfg), cfg["repeats"])],
+                        write_all)
 
 
 if __name__ == "__main__":

@@ -312,10 +312,10 @@ YARDSTICKS = {"switches": ("floor:sched", "rung 3, the minimal scheduler"),
               "timers": ("minimal", "`minimal`, the least trap loop")}
 
 
-def paired(data, bench, a, b):
+def paired(data, bench, a, b, group="main"):
     """Median over the rounds of a's CPU time divided by b's, from the same round."""
     key = HEADLINE[bench][1]
-    va, vb = (by_round(data, "main", bench, x, key) for x in (a, b))
+    va, vb = (by_round(data, group, bench, x, key) for x in (a, b))
     ratios = [va[r] / vb[r] for r in va if r in vb]
     return statistics.median(ratios) if ratios else None
 

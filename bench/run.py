@@ -22,7 +22,6 @@ import json
 import os
 import platform
 import shutil
-import statistics
 import subprocess
 import sys
 import time
@@ -184,6 +183,53 @@ def run_rounds(pin, job_list, repeats, available, timeout, samples, log):
                 status = result.get("error") or "ok"
                 log(f"  round {rep + 1}/{repeats} {group:14} {bench:10} {backend:15} "
                     f"{took:6.2f} s  {status}")
+
+
+def side_run(argv, description, name, full, smoke, names, plan, write_all):
+    """The command line of bench/variants.py and bench/rejected.py, run like ``make bench``.
+
+    ``plan(cfg)`` gives [(job list, repeats)]; the samples go to OUT/NAME.json
+    and ``write_all(data, out)`` makes the tables.  ``--report-only`` redoes
+    the tables from the JSON.
+    """
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, for tests")
+    parser.add_argument("--out", default=os.path.join(ROOT, "book", "results"))
+    parser.add_argument("--report-only", action="store_true")
+    args = parser.parse_args(argv)
+    os.makedirs(args.out, exist_ok=True)
+    path = os.path.join(args.out, f"{name}.json")
+    if args.report_only:
+        with open(path) as f:
+            write_all(json.load(f), args.out)
+        return 0
+    cfg = dict(smoke if args.smoke else full)
+    pin, pin_note = pin_prefix()
+    log = lambda msg: print(msg, flush=True)  # noqa: E731
+    log(f"tale {name} ({'smoke' if args.smoke else 'full'}): {pin_note}")
+    probes = probe_all(pin, names, cfg["timeout"])
+    available = {n for n, p in probes.items() if p.get("ok")}
+    for n, p in probes.items():
+        log(f"  {n:17} {p.get('version') if p.get('ok') else 'NOT RUN: ' + str(p)}")
+    load_before = os.getloadavg()
+    started = time.perf_counter()
+    samples: list[dict] = []
+    for job_list, repeats in plan(cfg):
+        run_rounds(pin, job_list, repeats, available, cfg["timeout"], samples, log)
+    data = {"meta": {
+        "mode": "smoke" if args.smoke else "full",
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": machine(), "pinning": pin_note,
+        "elapsed_seconds": time.perf_counter() - started,
+        "load_average": {"before": load_before, "after": os.getloadavg()},
+        "config": cfg, "backends": probes, "commit": git_commit()},
+        "samples": samples}
+    with open(path, "w") as f:
+        json.dump(data, f, indent=1)
+        f.write("\n")
+    write_all(data, args.out)
+    log(f"wrote {path} and its tables ({data['meta']['elapsed_seconds']:.0f} s)")
+    return 0
 
 
 def git_commit():

@@ -24,20 +24,16 @@ of results.json (bench/run.py), the same directory's main run.
 """
 from __future__ import annotations
 
-import argparse
-import datetime
 import json
 import os
-import statistics
 import sys
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 
 import run  # noqa: E402
-from report import by_round, cell, fmt, values  # noqa: E402
+from report import cell, fmt, paired, values  # noqa: E402
 
 SWITCH_VARIANTS = ["tale", "tale:generic", "tale:trap-call", "tale:async-sleep", "tale:wrapped",
                    "tale:timeout",
@@ -136,13 +132,6 @@ def unused_text(data):
     return "\n".join(lines) + "\n"
 
 
-def _paired(data, a, b):
-    """Median over the rounds of a's sample divided by b's, from the same round."""
-    va, vb = (by_round(data, "variants", "switches", x, "cpu_ns_per_switch") for x in (a, b))
-    ratios = [va[r] / vb[r] for r in va if r in vb]
-    return statistics.median(ratios) if ratios else None
-
-
 def recheck_text(data):
     """The switch targets of chapter 14, measured again in these rounds."""
     tale, asy, floor = (_cpu_ns(data, b) for b in ("tale", "asyncio", "floor:sched"))
@@ -152,10 +141,10 @@ def recheck_text(data):
         "| switch benchmark, same rounds | CPU ns per switch: median (min–max) "
         "| tale against it (median of the rounds) | (fastest samples) |", "|---|---|---|---|",
         f"| tale | {cell(tale)[1]} | – | – |",
-        f"| asyncio | {cell(asy)[1]} | {_paired(data, 'asyncio', 'tale'):.2f} × faster | "
+        f"| asyncio | {cell(asy)[1]} | {paired(data, 'switches', 'asyncio', 'tale', 'variants'):.2f} × faster | "
         f"{min(asy) / min(tale):.2f} × faster |",
         f"| rung 3, the minimal scheduler | {cell(floor)[1]} "
-        f"| {_paired(data, 'tale', 'floor:sched'):.2f} × its time "
+        f"| {paired(data, 'switches', 'tale', 'floor:sched', 'variants'):.2f} × its time "
         f"| {min(tale) / min(floor):.2f} × its time |"]) + "\n"
 
 
@@ -236,46 +225,11 @@ def write_all(data, out):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--smoke", action="store_true", help="tiny sizes, for tests")
-    parser.add_argument("--out", default=os.path.join(ROOT, "book", "results"))
-    parser.add_argument("--report-only", action="store_true")
-    args = parser.parse_args(argv)
-    os.makedirs(args.out, exist_ok=True)
-    if args.report_only:
-        with open(os.path.join(args.out, "variants.json")) as f:
-            write_all(json.load(f), args.out)
-        return 0
-    cfg = dict(SMOKE if args.smoke else FULL)
-    pin, pin_note = run.pin_prefix()
-    log = lambda msg: print(msg, flush=True)  # noqa: E731
-    log(f"tale variants ({'smoke' if args.smoke else 'full'}): {pin_note}")
-    names = SWITCH_VARIANTS + SWITCH_REFERENCES
-    probes = run.probe_all(pin, names, cfg["timeout"])
-    available = {n for n, p in probes.items() if p.get("ok")}
-    for n, p in probes.items():
-        log(f"  {n:15} {p.get('version') if p.get('ok') else 'NOT RUN: ' + str(p)}")
-    load_before = os.getloadavg()
-    started = time.perf_counter()
-    samples: list[dict] = []
-    run.run_rounds(pin, jobs(cfg), cfg["repeats"], available, cfg["timeout"], samples, log)
-    run.run_rounds(pin, gc_jobs(cfg), cfg["gc_repeats"], available, cfg["timeout"],
-                   samples, log)
-    data = {"meta": {
-        "mode": "smoke" if args.smoke else "full",
-        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "machine": run.machine(), "pinning": pin_note,
-        "elapsed_seconds": time.perf_counter() - started,
-        "load_average": {"before": load_before, "after": os.getloadavg()},
-        "config": cfg, "backends": probes, "commit": run.git_commit()},
-        "samples": samples}
-    with open(os.path.join(args.out, "variants.json"), "w") as f:
-        json.dump(data, f, indent=1)
-        f.write("\n")
-    write_all(data, args.out)
-    log(f"wrote {args.out}/variants.json and its tables "
-        f"({data['meta']['elapsed_seconds']:.0f} s)")
-    return 0
+    return run.side_run(argv, __doc__.split("\n")[0], "variants", FULL, SMOKE,
+                        SWITCH_VARIANTS + SWITCH_REFERENCES,
+                        lambda cfg: [(jobs(cfg), cfg["repeats"]),
+                                     (gc_jobs(cfg), cfg["gc_repeats"])],
+                        write_all)
 
 
 if __name__ == "__main__":
