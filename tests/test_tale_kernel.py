@@ -1,5 +1,6 @@
 """The kernel of tale: running, spawning, joining, requests, ticks, I/O."""
 import inspect
+import math
 import selectors
 import socket
 from pathlib import Path
@@ -299,6 +300,26 @@ def test_a_daemon_spawned_during_shutdown_is_cancelled():
     tale.run(main, clock=clock)
     assert log == ['cancelled']
     assert clock.now() == 0             # nobody slept: shutdown took no time
+
+
+def test_a_nan_delay_is_refused_and_the_loop_goes_on():
+    log = []
+
+    async def other():
+        await tale.sleep(2)
+        log.append(('other woke at', tale.clock()))
+
+    async def main():
+        await tale.spawn(other)
+        for wait in (lambda: tale.sleep(math.nan),
+                     lambda: tale.move_on_after(math.nan).__aenter__()):
+            with pytest.raises(ValueError, match='nan'):
+                await wait()
+        async with tale.move_on_after(math.inf):
+            await tale.sleep(1)
+        log.append(('main slept at', tale.clock()))
+    tale.run(main, clock=VirtualClock())
+    assert log == [('main slept at', 1), ('other woke at', 2)]
 
 
 def test_daemons_are_cancelled_when_the_other_tasks_end():

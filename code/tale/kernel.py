@@ -339,6 +339,8 @@ class Kernel:
     # Timers and I/O: the kernel's own bookkeeping.
     def _set_timer(self, seconds, task, exc):
         """Arm a timer for `task`; answer its number, which kills it."""
+        if seconds != seconds:          # nan: it would never fire, and break the heap
+            raise ValueError(f'cannot wait {seconds!r} seconds')
         number = self._timers_set = self._timers_set + 1
         heapq.heappush(self._timers, (self.clock.now() + seconds, number, exc))
         self._armed[number] = task
