@@ -322,6 +322,19 @@ def test_a_nan_delay_is_refused_and_the_loop_goes_on():
     assert log == [('main slept at', 1), ('other woke at', 2)]
 
 
+def test_spawning_a_plain_function_is_refused_where_it_is_called():
+    def plain(x):
+        return x + 1
+
+    async def main():
+        with pytest.raises(TypeError, match=r'plain.* returned 2'):
+            await tale.spawn(plain, 1)
+        sleeper = await tale.spawn(tale.sleep, 1)      # a generator-based coroutine
+        await sleeper.join()
+        return 'went on'
+    assert tale.run(main, clock=VirtualClock()) == 'went on'
+
+
 def test_daemons_are_cancelled_when_the_other_tasks_end():
     log = []
 

@@ -81,6 +81,9 @@ def spawn(corofunc, *args, daemon=False):
     accepted in place of ``corofunc``.
     """
     coro = corofunc if isinstance(corofunc, types.CoroutineType) else corofunc(*args)
+    if type(coro) is not types.CoroutineType and not hasattr(coro, 'send'):
+        raise TypeError(f'spawn() runs async functions, but {corofunc!r} returned '
+                        f'{coro!r}, which cannot be awaited step by step')
     return _trap(('spawn', coro, daemon))
 
 
