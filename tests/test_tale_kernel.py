@@ -335,6 +335,18 @@ def test_spawning_a_plain_function_is_refused_where_it_is_called():
     assert tale.run(main, clock=VirtualClock()) == 'went on'
 
 
+def test_running_a_plain_function_is_refused_with_its_name():
+    def plain():
+        return 3
+    with pytest.raises(TypeError, match=r'tale.run\(\) runs async functions.*plain.*3'):
+        tale.run(plain)
+    assert kernel._running is None
+
+    async def fine():
+        return 'ok'
+    assert tale.run(fine) == 'ok'
+
+
 def test_daemons_are_cancelled_when_the_other_tasks_end():
     log = []
 

@@ -104,6 +104,9 @@ class Kernel:
         if _running is not None:
             raise RuntimeError('tale.run() cannot be called inside a running loop')
         coro = corofunc if isinstance(corofunc, types.CoroutineType) else corofunc(*args)
+        if type(coro) is not types.CoroutineType and not hasattr(coro, 'send'):
+            raise TypeError(f'tale.run() runs async functions, but {corofunc!r} '
+                            f'returned {coro!r}')
         main = self._new_task(coro, False)
         _running = self
         try:
