@@ -239,16 +239,16 @@ class MinimalAdapter(Adapter):
     def __init__(self):
         import sys
         import minimal
-        self.minimal = minimal
+        self.loop = minimal
         self.version = "bench/minimal.py on Python " + sys.version.split()[0]
         self.spawn = minimal.spawn
         self.sleep = minimal.sleep
 
     def run(self, main):
-        return self.minimal.run(main)
+        return self.loop.run(main)
 
     async def join(self, task):            # one coroutine around it, as for tale
-        return await self.minimal.join(task)
+        return await self.loop.join(task)
 
 
 class LeanAdapter(MinimalAdapter):
@@ -260,7 +260,7 @@ class LeanAdapter(MinimalAdapter):
     def __init__(self):
         import sys
         import lean
-        self.minimal = lean
+        self.loop = lean
         self.version = "bench/lean.py on Python " + sys.version.split()[0]
         self.spawn = lean.spawn
         self.sleep = lean.sleep

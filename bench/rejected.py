@@ -1,6 +1,6 @@
 """Changes to tale that were measured and not adopted, next to plain tale.
 
-    python bench/rejected.py                 into book/results/ (about a minute)
+    python bench/rejected.py                 into book/results/ (a few minutes)
     python bench/rejected.py --smoke --out DIR   tiny sizes, for tests
     python bench/rejected.py --report-only   redo the table from rejected.json
 

@@ -339,7 +339,7 @@ def rerun_text(data):
     """A second full run's verdicts, for the chapter to set beside the first's."""
     m = data["meta"]
     head = (m.get("commit") or {}).get("head", "?")
-    return (f"Measured on {m['date']} by `make bench` in a fresh clone of commit "
+    return (f"Measured on {m['date']} by `make bench`, commit "
             f"`{head}`: {m['config']['repeats']} interleaved rounds, "
             f"{m['pinning']}. {_load_sentence(m)}\n\n" + targets_text(data) + "\n"
             + yardsticks_text(data))

@@ -218,7 +218,7 @@ def test_the_yardstick_loops_run_their_benchmarks_and_wait_for_real(name):
     assert result["seconds"] >= result["longest_sleep"] > 0.015
 
     async def bad():
-        await B.minimal._trap(("teleport",))
+        await B.loop._trap(("teleport",))
     with pytest.raises(TypeError, match="teleport"):
         B.run(bad)
 

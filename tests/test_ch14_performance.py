@@ -6,6 +6,7 @@ without running a benchmark), that the tables are exactly what bench/report.py
 makes of the committed raw samples, and that every number in the chapter's
 prose appears in the results.
 """
+import importlib
 import json
 import re
 import sys
@@ -57,6 +58,16 @@ def test_cached_send_runs_tasks_in_fifo_order():
 
 # -- committed results -------------------------------------------------------------
 
+def bench(module):
+    """A module of bench/, imported with bench/ on the path (its modules import
+    one another by name)."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        return importlib.import_module(module)
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+
+
 @pytest.fixture(scope="module")
 def data():
     return json.loads((RESULTS / "results.json").read_text())
@@ -73,51 +84,29 @@ def test_results_are_committed_from_a_full_run(data):
 
 
 def test_tables_are_what_the_report_makes_of_the_samples(data, tmp_path):
-    sys.path.insert(0, str(ROOT / "bench"))
-    try:
-        import report
-        report.write_all(data, str(tmp_path))
-    finally:
-        sys.path.remove(str(ROOT / "bench"))
+    report = bench("report")
+    report.write_all(data, str(tmp_path))
     for name in TABLES:
         assert (tmp_path / name).read_text() == (RESULTS / name).read_text(), name
 
 
-def test_variant_tables_are_what_variants_py_makes_of_the_samples(tmp_path):
-    data = json.loads((RESULTS / "variants.json").read_text())
+@pytest.mark.parametrize("module, tables", [("variants", VARIANT_TABLES),
+                                            ("rejected", ("rejected.txt",))])
+def test_side_run_tables_are_what_their_script_makes_of_the_samples(module, tables,
+                                                                    tmp_path):
+    data = json.loads((RESULTS / f"{module}.json").read_text())
     assert data["meta"]["mode"] == "full"
     (tmp_path / "results.json").write_text((RESULTS / "results.json").read_text())
-    sys.path.insert(0, str(ROOT / "bench"))
-    try:
-        import variants
-        variants.write_all(data, str(tmp_path))
-    finally:
-        sys.path.remove(str(ROOT / "bench"))
-    for name in VARIANT_TABLES:
+    bench(module).write_all(data, str(tmp_path))
+    for name in tables:
         assert (tmp_path / name).read_text() == (RESULTS / name).read_text(), name
-
-
-def test_rejected_table_is_what_rejected_py_makes_of_the_samples(tmp_path):
-    data = json.loads((RESULTS / "rejected.json").read_text())
-    assert data["meta"]["mode"] == "full"
-    sys.path.insert(0, str(ROOT / "bench"))
-    try:
-        import rejected
-        rejected.write_all(data, str(tmp_path))
-    finally:
-        sys.path.remove(str(ROOT / "bench"))
-    assert (tmp_path / "rejected.txt").read_text() == (RESULTS / "rejected.txt").read_text()
 
 
 def test_the_second_run_is_what_the_report_makes_of_its_samples():
     data = json.loads((RESULTS / "rerun" / "results.json").read_text())
     assert data["meta"]["mode"] == "full"
-    sys.path.insert(0, str(ROOT / "bench"))
-    try:
-        import report
-        text = report.rerun_text(data)
-    finally:
-        sys.path.remove(str(ROOT / "bench"))
+    report = bench("report")
+    text = report.rerun_text(data)
     assert text == (RESULTS / "rerun" / "targets.txt").read_text()
 
 
@@ -133,11 +122,7 @@ def _fake(samples):
 
 
 def test_targets_are_judged_on_the_median_of_the_ratios_within_each_round():
-    sys.path.insert(0, str(ROOT / "bench"))
-    try:
-        import report
-    finally:
-        sys.path.remove(str(ROOT / "bench"))
+    report = bench("report")
     # Round 1 was slow for everybody: the ratio within each round is 4, 5 and 3.
     samples = []
     for rep, (tale, asyncio) in enumerate([(1.0, 4.0), (3.0, 15.0), (2.0, 6.0)]):
@@ -154,11 +139,7 @@ def test_targets_are_judged_on_the_median_of_the_ratios_within_each_round():
 
 
 def test_targets_are_computed_from_the_medians_and_judged():
-    sys.path.insert(0, str(ROOT / "bench"))
-    try:
-        import report
-    finally:
-        sys.path.remove(str(ROOT / "bench"))
+    report = bench("report")
     data = _fake({("main", "switches", "tale"): 200.0, ("main", "switches", "asyncio"): 1200.0,
                   ("main", "switches", "uvloop"): 600.0,
                   ("floors", "switches", "floor:sched"): 160.0,
