@@ -4,6 +4,9 @@ import os
 
 import pytest
 
+# Every loop the tests run checks the kernel's invariants after every tick.
+os.environ.setdefault("TALE_DEBUG", "1")
+
 
 def pytest_terminal_summary(terminalreporter):
     counts = collections.Counter()
@@ -30,3 +33,4 @@ def pytest_runtest_makereport(item, call):
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
         report.outcome = "failed"
         report.longrepr = f"skipped in CI ({reason}); .ci/run must install what it needs"
+pytest_plugins = ["pytester"]

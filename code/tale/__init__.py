@@ -1,6 +1,7 @@
 """tale: a small event loop for async/await, built in the book *Tale*."""
-from .errors import CancelledError
-from .kernel import clock, run
+from .errors import (CancelledError, ClosedResourceError, DeadlockError,
+                     TaskFailureWarning)
+from .kernel import clock, notify_closing, run
 from .task import Task
 from .traps import current_task, sleep, spawn, wait_readable, wait_writable
 from .timeouts import move_on_after, timeout_after
@@ -12,7 +13,8 @@ from . import testing
 #: The public names, the ones `book/reference.md` documents.
 __all__ = [
     'run', 'spawn', 'sleep', 'clock', 'current_task', 'Task', 'CancelledError',
-    'wait_readable', 'wait_writable',
+    'wait_readable', 'wait_writable', 'notify_closing',
+    'ClosedResourceError', 'DeadlockError', 'TaskFailureWarning',
     'timeout_after', 'move_on_after',
     'TaskGroup',
     'Event', 'Lock', 'Semaphore', 'BoundedSemaphore', 'Condition',

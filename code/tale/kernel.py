@@ -13,35 +13,49 @@ Principles
    poll timeout, poll, due timers, the batch that was ready when the tick
    began.  First in, first out, everywhere.
 5. A task's fault never stops the kernel: a bad request raises at its await
-   (`TypeError`, or its handler's error); a crash goes to a joiner or is reported.
+   (`TypeError`, or its handler's error); a crash goes to a joiner or is
+   reported; a descriptor closed under a waiter wakes it with an error.
 6. Time comes from an injected clock, so tests can own it.
+7. When `run` ends, however it ends, every task it started has ended.
 """
 import contextlib
+import errno
 import heapq
+import os
 import selectors
 import sys
-import traceback
-import types
+import threading
+import time
+import weakref
 from collections import deque
 
 from .clock import MonotonicClock
-from .errors import CancelledError
+from .errors import CancelledError, ClosedResourceError, DeadlockError
 from .task import Task
-from .traps import YIELD
+from .traps import YIELD, _coroutine
 
 #: The longest one poll may block, in seconds (asyncio caps it at a day too).
 MAX_WAIT = 86400.0
 #: Rebuild the timer heap when over this many of its entries, and over half, are dead.
 COMPACT_AT = 100
+#: How often, in seconds, an idle loop looks for descriptors closed under their waiters.
+CLOSED_CHECK_EVERY = 0.5
+READ, WRITE = selectors.EVENT_READ, selectors.EVENT_WRITE
 
-_running = None      # the Kernel running in this thread, or None
+
+class _Running(threading.local):
+    kernel = None        # the Kernel running in this thread, or None
+
+
+_running = _Running()
 
 
 def running_kernel():
-    """The kernel that is running now; `RuntimeError` outside `run`."""
-    if _running is None:
-        raise RuntimeError('no tale loop is running')
-    return _running
+    """The kernel running in this thread; `RuntimeError` outside `run`."""
+    kernel = _running.kernel
+    if kernel is None:
+        raise RuntimeError('no tale loop is running in this thread')
+    return kernel
 
 
 def clock():
@@ -51,23 +65,41 @@ def clock():
 
 def reschedule(task, value=None):
     """Wake `task`, parked by the ``park`` trap, with `value` as its answer."""
-    running_kernel()._wake(task, value)
+    kernel = running_kernel()
+    if task._undo is None:
+        raise RuntimeError(f'{task!r} is not waiting: it cannot be woken')
+    kernel._wake(task, value)
 
 
-def run(corofunc, *args, clock=None):
+def notify_closing(fileobj):
+    """Wake every task waiting on `fileobj` with `ClosedResourceError`.
+
+    Call it just before closing a descriptor that other tasks may wait on.
+    """
+    running_kernel()._close_file(fileobj, 'was closed by another task')
+
+
+def run(corofunc, *args, clock=None, debug=None):
     """Run ``corofunc(*args)`` (or a coroutine object) as the main task.
 
     Returns its result; its exception escapes as itself.  `clock` replaces
-    the real clock, for example with `tale.testing.VirtualClock`.
+    the real clock, for example with `tale.testing.VirtualClock`.  With
+    `debug`, the kernel checks its invariants after every tick (the default
+    is on when the environment variable ``TALE_DEBUG`` is set, or in
+    Python's development mode, ``python -X dev``).
     """
-    return Kernel(clock).run(corofunc, *args)
+    return Kernel(clock, debug).run(corofunc, *args)
 
 
 class Kernel:
     """The event loop.  Use `run`; tests may build one to look inside."""
 
-    def __init__(self, clock=None):
+    def __init__(self, clock=None, debug=None):
         self.clock = MonotonicClock() if clock is None else clock
+        if debug is None:
+            debug = bool(os.environ.get('TALE_DEBUG')) or sys.flags.dev_mode
+        self.debug = debug           # check the invariants after every tick
+        self._tasks = {}             # the task table: every unfinished task, in order
         # Tasks to resume, oldest first, each with its answer in _value/_exc.
         # Invariant: a task in _ready is not done and has no _undo
         self._ready = deque()
@@ -80,14 +112,16 @@ class Kernel:
         self._armed = {}             # Invariant: its keys are numbers in _timers
         self._timers_set = 0         # the number of the last timer set
         self._selector = None        # made at the first I/O wait
-        self._files = {}             # fd -> [reader, writer, events, fileobj]
-        # Invariant: a file's events are the selector's, and cover its waits
-        self._stale_files = []       # fds whose waiters changed since the last poll
-        self._io_waits = 0           # Invariant: == number of tasks in read/write_wait
+        self._files = {}             # fd -> _File, the descriptors watched
+        self._stale_files = []       # _Files whose waiters changed since the last poll
+        self._io_waits = 0           # Invariant: == number of tasks waiting on files
+        self._swept = 0.0            # when we last looked for closed files
         self._live = 0               # unfinished tasks that are not daemons
         self._daemons = set()        # unfinished daemon tasks
         self._stopping = False       # True once the daemons have been cancelled
-        self._failed = []            # tasks that ended with an error (not cancelled)
+        self._closing = False        # True once run() is cancelling everything
+        self._unjoined = weakref.WeakSet()   # failed tasks, until released
+        self._lost = deque(maxlen=20)        # the last failures reported unjoined
         # The explicit table of requests: tag -> handler.
         self._traps = {
             'spawn': self.trap_spawn, 'join': self.trap_join,
@@ -100,24 +134,43 @@ class Kernel:
 
     def run(self, corofunc, *args):
         """Run the main task and every non-daemon task to the end."""
-        global _running
-        if _running is not None:
+        if _running.kernel is not None:
             raise RuntimeError('tale.run() cannot be called inside a running loop')
-        coro = corofunc if isinstance(corofunc, types.CoroutineType) else corofunc(*args)
-        if type(coro) is not types.CoroutineType and not hasattr(coro, 'send'):
-            raise TypeError(f'tale.run() runs async functions, but {corofunc!r} '
-                            f'returned {coro!r}')
-        main = self._new_task(coro, False)
-        _running = self
+        main = self._new_task(_coroutine(corofunc, args, 'tale.run()'), False)
+        _running.kernel = self
         try:
-            self._loop()
+            try:
+                self._loop()
+            except BaseException:           # a deadlock, Ctrl-C, exit(), a kernel bug
+                self._shutdown()
+                raise
+            finally:
+                main._mark_retrieved()      # run() itself delivers main's outcome
+                self._report_unretrieved()
         finally:
-            _running = None
+            _running.kernel = None
             if self._selector is not None:
                 self._selector.close()
-        main._retrieved = True              # run() itself delivers main's outcome
-        self._report_unretrieved()
         return main.result()
+
+    def _shutdown(self):
+        # Cancel every task still alive, and let the loop run their cleanup.
+        self._closing = True
+        for task in list(self._tasks):
+            self._cancel(task, CancelledError('the loop is stopping'))
+        try:
+            self._loop()
+        except BaseException:               # a second Ctrl-C, or a cleanup stuck for ever
+            pass
+        for task in list(self._tasks):      # what would not end is closed by force
+            self._abandon(task)
+        self._ready.clear()
+
+    def _abandon(self, task):
+        self._undo_wait(task)
+        with contextlib.suppress(BaseException):    # an await in its finally fails
+            task.coro.close()
+        self._finish(task, None, CancelledError('abandoned when the loop stopped'))
 
     def _loop(self):
         ready = self._ready
@@ -126,6 +179,7 @@ class Kernel:
         traps = self._traps
         clock = self.clock
         heappop = heapq.heappop
+        debug = self.debug
         while True:
             if not self._live:
                 if not self._daemons:
@@ -154,13 +208,11 @@ class Kernel:
             if self._stale_files:
                 self._tidy_files()
             if self._io_waits:
-                for key, mask in clock.select(self._selector, timeout):
-                    self._file_ready(key, mask)
+                self._poll(timeout)
             elif timeout:
                 clock.sleep(timeout)
             elif timeout is None and not ready:
-                raise RuntimeError('deadlock: every task waits for something '
-                                   'that no task can do any more')
+                raise self._deadlock()
 
             # Step 3: move the tasks whose timers are due to the ready queue.
             if timers:
@@ -191,8 +243,10 @@ class Kernel:
                     except StopIteration as stop:
                         self._finish(task, stop.value, None)
                         break
-                    except (KeyboardInterrupt, SystemExit):
-                        raise           # Ctrl-C and exit() end the loop itself
+                    except (KeyboardInterrupt, SystemExit) as error:
+                        self._finish(task, None, error)
+                        task._mark_retrieved()  # run() raises it: delivered
+                        raise           # Ctrl-C and exit() stop the loop (see run)
                     except BaseException as error:
                         self._finish(task, None, error)
                         break
@@ -214,25 +268,30 @@ class Kernel:
                             break           # the task waits, or is queued
                     except Exception as error:  # a bad request: its task hears of it
                         task._exc = error
+            if debug:
+                self.check_invariants(between_ticks=True)
 
     # Tasks begin, end, wake and are cancelled.
     def _new_task(self, coro, daemon):
         task = Task(coro, daemon)
+        self._tasks[task] = None
         if daemon:
             self._daemons.add(task)
-            if self._stopping:          # too late to start: cancelled before it runs
-                self._cancel(task, CancelledError())
         else:
             self._live += 1
         self._ready.append(task)
+        if self._closing or (daemon and self._stopping):
+            self._cancel(task, CancelledError())    # too late: cancelled before it runs
         return task
 
     def _finish(self, task, result, error):
         task._done = True
         task._result = result
         task._exception = error
+        del self._tasks[task]
         if error is not None and not isinstance(error, CancelledError):
-            self._failed.append(task)
+            self._unjoined.add(task)
+            task._fail_unseen(self._lost)   # reported if nobody ever reads it
         if task.daemon:
             self._daemons.discard(task)
         else:
@@ -257,21 +316,39 @@ class Kernel:
         if isinstance(pending, CancelledError) and pending._rank <= exc._rank:
             return False            # an equal or stronger cancellation is on its way
         task._exc = exc
+        strongest = task._cancelled_by
+        if strongest is None or exc._rank <= strongest._rank:
+            task._cancelled_by = exc
+        if task._undo is not None:  # it waits: take it out, and queue it
+            self._undo_wait(task)
+            self._ready.append(task)
+        return True                 # (else it is already queued: it will see exc)
+
+    def _undo_wait(self, task):
         undo = task._undo
-        if undo is not None:        # it waits: take it out, and queue it
+        if undo is not None:
             task._undo = None
             if type(undo) is int:   # a sleep: its undo is its timer's number
                 self._kill_timer(undo)
             else:
                 undo()
-            self._ready.append(task)
-        return True                 # (else it is already queued: it will see exc)
 
     def _report_unretrieved(self):
-        for task in self._failed:
-            if not task._retrieved:
-                print(f'tale: {task!r} failed and nobody joined it:', file=sys.stderr)
-                traceback.print_exception(task._exception, file=sys.stderr)
+        for task in list(self._unjoined):
+            if not task._retrieved and task._report is not None:
+                report, task._report = task._report, None
+                report()                    # now, rather than when it is released
+
+    def _deadlock(self):
+        stuck = list(self._tasks)
+        failed = [t for t in self._unjoined if not t._retrieved]
+        lines = ['deadlock: no task can ever run again.  Waiting:']
+        lines += [f'  {t.name}: {t.waiting_on()}' for t in stuck]
+        if failed or self._lost:
+            lines.append('Failed, and nobody joined them (the likely cause):')
+            lines += [f'  {line}' for line in self._lost]           # already released
+            lines += [f'  {t!r}: {t._exception!r}' for t in failed]
+        return DeadlockError('\n'.join(lines), stuck, failed)
 
     # Traps.  Each takes the task and its whole request (cheaper than a
     # star-call), and answers at once (sets task._value, returns True) or
@@ -293,7 +370,7 @@ class Kernel:
         if joiners is None:
             joiners = target._joiners = []
         joiners.append(task)
-        task._waiting = 'join'
+        task._waiting = target
         task._undo = lambda: joiners.remove(task)
 
     def trap_sleep(self, task, request):
@@ -328,25 +405,27 @@ class Kernel:
         return True
 
     def trap_park(self, task, request):
-        waiters = request[1]
-        waiters.append(task)
-        task._waiting = 'park'
-        task._undo = lambda: waiters.remove(task)
+        _, waiters, owner = request
+        cell = [task]                   # emptied, not searched for, if it is cancelled
+        waiters.append(cell)
+        task._waiting = owner
+        task._undo = cell.clear
 
     def trap_read_wait(self, task, request):
-        self._wait_file(task, request[1], selectors.EVENT_READ, 0, 'read_wait')
+        self._wait_file(task, request[1], READ)
 
     def trap_write_wait(self, task, request):
-        self._wait_file(task, request[1], selectors.EVENT_WRITE, 1, 'write_wait')
+        self._wait_file(task, request[1], WRITE)
 
-    # Timers and I/O: the kernel's own bookkeeping.
+    # Timers: a heap of numbered deadlines, killed by number.
     def _set_timer(self, seconds, task, exc):
         """Arm a timer for `task`; answer its number, which kills it."""
         if seconds != seconds:          # nan: it would never fire, and break the heap
             raise ValueError(f'cannot wait {seconds!r} seconds')
         number = self._timers_set = self._timers_set + 1
-        heapq.heappush(self._timers, (self.clock.now() + seconds, number, exc))
-        self._armed[number] = task
+        if seconds != float('inf'):     # an infinite delay is no timer at all
+            heapq.heappush(self._timers, (self.clock.now() + seconds, number, exc))
+            self._armed[number] = task
         return number
 
     def _kill_timer(self, number):
@@ -357,76 +436,169 @@ class Kernel:
         self._timers[:] = [entry for entry in self._timers if entry[1] in armed]
         heapq.heapify(self._timers)
 
-    def _wait_file(self, task, fileobj, event, slot, name):
-        # One entry per file: [reader, writer, registered events, fileobj],
-        # also the selector's data.  A reader and a writer may share a file.
+    # Files: one _File per descriptor, registered lazily, tidied before each poll.
+    def _wait_file(self, task, fileobj, event):
+        file = self._file(fileobj)
+        waiter = file.reader if event == READ else file.writer
+        if waiter is not None:
+            raise RuntimeError(f'{waiter!r} already waits on {fileobj!r} for that')
+        if not file.events & event and not self._register(file, file.events | event):
+            file = self._file(fileobj)      # the OS had forgotten it: afresh
+            if not self._register(file, event):
+                raise ClosedResourceError(errno.EBADF, f'{fileobj!r} is closed')
+        if event == READ:
+            file.reader = task
+        else:
+            file.writer = task
+        self._io_waits += 1
+        task._waiting = file
+        task._undo = lambda: self._file_done(file, event)
+
+    def _file(self, fileobj):
+        """The record of `fileobj`'s descriptor, made if there is none."""
         if self._selector is None:
             self._selector = selectors.DefaultSelector()
         fd = fileobj if isinstance(fileobj, int) else fileobj.fileno()
-        entry = self._files.get(fd)
-        if entry is not None and entry[3] is not fileobj:  # fd reused: start over
-            self._forget_file(fd)
-            entry = None
-        if entry is None:
-            entry = self._files[fd] = [None, None, 0, fileobj]
-        elif entry[slot] is not None:
-            raise RuntimeError(f'{entry[slot]!r} already waits in {name} on {fileobj!r}')
-        if not entry[2] & event:        # not registered for it yet: tell the OS
-            if entry[2]:
-                self._selector.modify(fd, entry[2] | event, entry)
-            else:
-                self._selector.register(fd, event, entry)
-            entry[2] |= event
-        entry[slot] = task
-        self._io_waits += 1
-        task._waiting = name
-        task._undo = lambda: self._file_done(fd, entry, slot)
+        if fd < 0:
+            raise ClosedResourceError(errno.EBADF, f'{fileobj!r} is closed')
+        file = self._files.get(fd)
+        if file is not None and file.fileobj is not fileobj and not file.owns_fd():
+            self._drop_file(file, 'was closed, and its number reused')
+            file = None
+        if file is None:
+            file = self._files[fd] = _File(fd, fileobj)
+        return file
 
-    def _file_done(self, fd, entry, slot):
+    def _register(self, file, events):
+        """Tell the selector; False (and `file` dropped) if the OS refuses."""
+        try:
+            if file.events:
+                self._selector.modify(file.fd, events, file)
+            else:
+                self._selector.register(file.fd, events, file)
+        except (OSError, ValueError, KeyError):
+            self._drop_file(file, 'was closed')
+            return False
+        file.events = events
+        return True
+
+    def _file_done(self, file, event):
         # Deferred: a task that reads, then waits to read again, keeps its
         # registration, and the OS hears nothing.  _tidy_files settles the
         # rest just before the next poll.
-        entry[slot] = None
+        if event == READ:
+            file.reader = None
+        else:
+            file.writer = None
         self._io_waits -= 1
-        self._stale_files.append(fd)
+        self._stale_files.append(file)
 
-    def _file_ready(self, key, mask):
-        entry = key.data
-        for slot, event in ((0, selectors.EVENT_READ), (1, selectors.EVENT_WRITE)):
-            task = entry[slot]
-            if mask & event and task is not None:
-                self._file_done(key.fd, entry, slot)
+    def _poll(self, timeout):
+        if timeout is None:     # only I/O can wake us: poll in slices, and look
+            events = self._selector.select(CLOSED_CHECK_EVERY)    # for closed files
+        else:
+            events = self.clock.select(self._selector, timeout)
+        for key, mask in events:
+            file = key.data
+            if mask & READ and file.reader is not None:
+                task, file.reader = file.reader, None
+                self._io_waits -= 1
+                self._stale_files.append(file)
                 self._wake(task, None)
+            if mask & WRITE and file.writer is not None:
+                task, file.writer = file.writer, None
+                self._io_waits -= 1
+                self._stale_files.append(file)
+                self._wake(task, None)
+        if not events and time.monotonic() - self._swept >= CLOSED_CHECK_EVERY:
+            self._swept = time.monotonic()
+            for file in [f for f in self._files.values() if not f.owns_fd()]:
+                self._drop_file(file, 'was closed')
 
     def _tidy_files(self):
-        for fd in self._stale_files:
-            entry = self._files.get(fd)
-            if entry is None:
-                continue
-            wanted = ((entry[0] is not None and selectors.EVENT_READ)
-                      | (entry[1] is not None and selectors.EVENT_WRITE))
+        for file in self._stale_files:
+            if self._files.get(file.fd) is not file:
+                continue                    # dropped meanwhile
+            wanted = ((file.reader is not None and READ)
+                      | (file.writer is not None and WRITE))
             if not wanted:
-                self._forget_file(fd)
-            elif wanted != entry[2]:
-                self._selector.modify(fd, wanted, entry)
-                entry[2] = wanted
+                self._drop_file(file, '')
+            elif wanted != file.events:
+                self._register(file, wanted)    # if refused, its waiters hear of it
         self._stale_files.clear()
 
-    def _forget_file(self, fd):
-        del self._files[fd]
-        with contextlib.suppress(KeyError, ValueError, OSError):   # closed meanwhile
-            self._selector.unregister(fd)
+    def _close_file(self, fileobj, why):
+        fd = fileobj if isinstance(fileobj, int) else fileobj.fileno()
+        file = self._files.get(fd)
+        if file is not None:
+            self._drop_file(file, why)
 
-    def check_invariants(self):
-        """Assert the rules written next to the kernel's data (for tests)."""
+    def _drop_file(self, file, why):
+        """Forget `file`; a task still waiting on it hears that it `why`."""
+        if self._files.get(file.fd) is file:
+            del self._files[file.fd]
+            if file.events:
+                with contextlib.suppress(KeyError, ValueError, OSError):
+                    self._selector.unregister(file.fd)
+        file.events = 0
+        for task in (file.reader, file.writer):
+            if task is not None:
+                self._io_waits -= 1
+                task._undo = None
+                task._exc = ClosedResourceError(
+                    errno.EBADF, f'{file.fileobj!r} {why} while {task.name} waited on it')
+                self._ready.append(task)
+        file.reader = file.writer = None
+
+    def check_invariants(self, between_ticks=False):
+        """Assert the rules written next to the kernel's data (debug mode, tests).
+
+        Called from a task, the task running is neither queued nor waiting.
+        """
         assert set(self._armed) <= {number for _, number, _ in self._timers}
         assert all(self._armed[number]._undo == number for _, number, exc in self._timers
                    if exc is None and number in self._armed)    # the sleeps
-        assert all(t._undo is None and not t._done for t in self._ready)
-        waiting = [t for entry in self._files.values() for t in entry[:2] if t]
+        ready = set(self._ready)
+        assert len(ready) == len(self._ready)                   # queued once
+        assert all(t._undo is None and not t._done for t in ready)
+        loose = [t for t in self._tasks if (t in ready) == (t._undo is not None)]
+        assert all(not t._done for t in self._tasks) and not ready & set(loose)
+        assert len(loose) <= (0 if between_ticks else 1)    # else queued, or waiting
+        assert self._live == sum(not t.daemon for t in self._tasks)
+        assert self._daemons <= self._tasks.keys()
+        waiting = [t for f in self._files.values() for t in (f.reader, f.writer) if t]
         assert self._io_waits == len(waiting)
-        assert all(t._undo is not None for t in waiting)
-        for fd, (reader, writer, events, _) in self._files.items():
-            assert self._selector.get_key(fd).events == events   # at least the waits
-            assert reader is None or events & selectors.EVENT_READ
-            assert writer is None or events & selectors.EVENT_WRITE
+        assert all(t._undo is not None and t._waiting is f
+                   for f in self._files.values() for t in (f.reader, f.writer) if t)
+        for fd, file in self._files.items():
+            assert file.fd == fd and self._selector.get_key(fd).events == file.events
+            assert file.reader is None or file.events & READ
+            assert file.writer is None or file.events & WRITE
+
+
+class _File:
+    """A descriptor the kernel watches, and the tasks waiting on it."""
+
+    __slots__ = ('fd', 'fileobj', 'reader', 'writer', 'events')
+    # Invariant: events is what the selector has registered for fd, and it
+    #   covers the waits: reader => READ in events, writer => WRITE in events
+
+    def __init__(self, fd, fileobj):
+        self.fd = fd
+        self.fileobj = fileobj      # what the first waiter passed
+        self.reader = None          # the task waiting to read, or None
+        self.writer = None          # the task waiting to write, or None
+        self.events = 0
+
+    def owns_fd(self):
+        """False once the object we were given has closed its descriptor."""
+        obj = self.fileobj
+        if isinstance(obj, int):    # a bare number cannot tell: assume it is open
+            return True
+        try:
+            return obj.fileno() == self.fd
+        except (OSError, ValueError):
+            return False
+
+    def describe_wait(self, task):
+        return f"{'read' if task is self.reader else 'write'} on {self.fileobj!r}"

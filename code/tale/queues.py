@@ -18,9 +18,9 @@ class Queue:
         self.maxsize = maxsize
         self._items = self._make()
         self._reserved = 0            # free places promised to woken putters
-        self._handed = 0              # items handed to woken getters, not yet taken
-        self._getters = WaitQueue(relay=self._put_back)
-        self._putters = WaitQueue(relay=self._release_place)
+        self._handed = 0              # items claimed by woken getters, not yet taken
+        self._getters = WaitQueue(relay=self._pass_claim, owner=self, verb='get from')
+        self._putters = WaitQueue(relay=self._release_place, owner=self, verb='put to')
         self._unfinished = 0          # items put but not yet task_done()
         self._all_done = Event()
         self._all_done.set()
@@ -35,21 +35,17 @@ class Queue:
     def _pop(self):
         return self._items.popleft()
 
-    def _unget(self, item):           # back where the next _pop finds it first
-        self._items.appendleft(item)
-
     def qsize(self):
-        """The number of items in the queue."""
-        return len(self._items)
+        """The number of items in the queue that no woken getter has claimed."""
+        return len(self._items) - self._handed
 
     def empty(self):
-        """True if the queue holds no item."""
-        return not self._items
+        """True if `get` would wait."""
+        return len(self._items) == self._handed
 
     def full(self):
         """True if `put` would wait."""
-        taken = len(self._items) + self._reserved + self._handed
-        return 0 < self.maxsize <= taken
+        return 0 < self.maxsize <= len(self._items) + self._reserved
 
     async def put(self, item):
         """Put `item` in the queue, waiting while it is full."""
@@ -66,16 +62,15 @@ class Queue:
 
     async def get(self):
         """Remove and return the next item, waiting for one if the queue is empty."""
-        if self._items:
+        if not self.empty():
             return self._take()
-        item = await self._getters.wait()     # put() handed us the item
-        self._handed -= 1
-        self._free_place()
-        return item
+        await self._getters.wait()            # put() stored an item and woke us
+        self._handed -= 1                     # our claim: the next item is ours
+        return self._take()
 
     def get_nowait(self):
         """Remove and return the next item, or raise `RuntimeError` if there is none."""
-        if not self._items:
+        if self.empty():
             raise RuntimeError('the queue is empty')
         return self._take()
 
@@ -97,28 +92,21 @@ class Queue:
         self._store(item)
 
     def _store(self, item):
-        # A waiting getter takes the item straight from our hands.
-        if self._getters.wake(1, item):
+        self._push(item)
+        if self._getters.wake(1):       # the oldest waiting getter claims an item
             self._handed += 1
-        else:
-            self._push(item)
 
     def _take(self):
         item = self._pop()
-        self._free_place()
+        if self._putters.wake(1):       # keep the freed place for the oldest putter
+            self._reserved += 1
         return item
 
-    def _free_place(self):
-        if self._putters.wake(1):      # keep the freed place for the oldest putter
-            self._reserved += 1
-
-    def _put_back(self, item):
-        # A getter was handed `item` but was cancelled before it ran.
+    def _pass_claim(self, value):
+        # A getter was woken with a claim but was cancelled before it ran.
         self._handed -= 1
-        if self._getters.wake(1, item):
+        if self._getters.wake(1):
             self._handed += 1
-        else:
-            self._unget(item)
 
     def _release_place(self, value):
         # A putter was promised a place but was cancelled before it ran.
@@ -145,6 +133,3 @@ class PriorityQueue(Queue):
 
     def _pop(self):
         return heapq.heappop(self._items)
-
-    def _unget(self, item):
-        heapq.heappush(self._items, item)

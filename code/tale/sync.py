@@ -11,46 +11,63 @@ class WaitQueue:
 
     `wait` parks the calling task; `wake` picks waiters from the front and
     hands each one a value, which its `wait` returns.  A waiter cancelled
-    while parked is simply removed (its undo).  A waiter cancelled *after*
-    `wake` picked it, before it could run, would lose what it was handed, so
-    `wait` passes it to ``relay(value)`` instead: each primitive says there
-    what such a wake-up means (by default: wake the next waiter).
+    while parked is simply out of the line (its undo empties its cell).  A
+    waiter cancelled *after* `wake` picked it, before it could run, would
+    lose what it was handed, so `wait` passes it to ``relay(value)``
+    instead: each primitive says there what such a wake-up means (by
+    default: wake the next waiter).  `owner` and `verb` say, for people,
+    what a parked task waits for (``'acquire'``, a `Lock`).
     """
 
-    __slots__ = ('_waiters', '_picked', '_relay')
+    __slots__ = ('_waiters', '_parked', '_picked', '_relay', '_owner', '_verb')
 
-    def __init__(self, relay=None):
-        self._waiters = deque()   # parked tasks, oldest first
+    def __init__(self, relay=None, owner=None, verb='wait on'):
+        self._waiters = deque()   # a cell [task] per wait, oldest first; [] if cancelled
+        self._parked = 0          # Invariant: the number of full cells in _waiters
         self._picked = {}         # task -> value: woken, not yet resumed
         self._relay = relay if relay is not None else self._pass_on
+        self._owner = owner
+        self._verb = verb
 
     def __len__(self):
-        return len(self._waiters)
+        return self._parked
+
+    def describe_wait(self, task):
+        return f'{self._verb} {self._owner!r}'
 
     async def wait(self):
         """Park the calling task until `wake` picks it; return the value handed."""
         task = await _current()
+        self._parked += 1
         try:
-            await _park(self._waiters)
+            await _park(self._waiters, self)
         except BaseException:
             if task in self._picked:            # woken, then cancelled: pass it on
                 self._relay(self._picked.pop(task))
+            else:                               # cancelled in line: its cell is empty
+                self._parked -= 1
+                if len(self._waiters) > 2 * self._parked + 32:
+                    self._waiters = deque(cell for cell in self._waiters if cell)
             raise
         return self._picked.pop(task)
 
     def wake(self, n=1, value=None):
         """Wake up to `n` waiters, oldest first, handing each `value`; return how many."""
         woken = 0
-        while woken < n and self._waiters:
-            task = self._waiters.popleft()
-            self._picked[task] = value
-            reschedule(task, value)
-            woken += 1
+        waiters = self._waiters
+        while woken < n and waiters:
+            cell = waiters.popleft()
+            if cell:                            # (an empty cell was cancelled)
+                task = cell[0]
+                self._parked -= 1
+                self._picked[task] = value
+                reschedule(task, value)
+                woken += 1
         return woken
 
     def wake_all(self, value=None):
         """Wake every waiter; return how many."""
-        return self.wake(len(self._waiters), value)
+        return self.wake(self._parked, value)
 
     def _pass_on(self, value):
         self.wake(1, value)
@@ -61,7 +78,7 @@ class Event:
 
     def __init__(self):
         self._flag = False
-        self._waiters = WaitQueue(relay=lambda value: None)
+        self._waiters = WaitQueue(relay=lambda value: None, owner=self)
 
     def is_set(self):
         """True if the event is set."""
@@ -100,7 +117,8 @@ class Lock(_ContextManagerMixin):
 
     def __init__(self):
         self._locked = False
-        self._waiters = WaitQueue(relay=lambda value: self.release())
+        self._waiters = WaitQueue(relay=lambda value: self.release(),
+                                  owner=self, verb='acquire')
 
     def locked(self):
         """True if some task holds the lock."""
@@ -130,7 +148,8 @@ class Semaphore(_ContextManagerMixin):
         if value < 0:
             raise ValueError('a Semaphore starts with a value >= 0')
         self._value = value
-        self._waiters = WaitQueue(relay=lambda value: self.release())
+        self._waiters = WaitQueue(relay=lambda value: self.release(),
+                                  owner=self, verb='acquire')
 
     @property
     def value(self):
@@ -178,7 +197,7 @@ class Condition(_ContextManagerMixin):
 
     def __init__(self, lock=None):
         self._lock = Lock() if lock is None else lock
-        self._waiters = WaitQueue()           # a notified, cancelled waiter passes it on
+        self._waiters = WaitQueue(owner=self)  # a notified, cancelled waiter passes it on
 
     def locked(self):
         """True if the underlying lock is held."""

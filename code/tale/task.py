@@ -1,5 +1,9 @@
 """Tasks: a coroutine driven by the kernel, and what became of it."""
-from .errors import CancelledError
+import traceback
+import warnings
+import weakref
+
+from .errors import CancelledError, TaskFailureWarning
 from .traps import _cancel, _join, _trap
 
 
@@ -18,12 +22,15 @@ class Task:
         '_value',        # kernel: what to send at the next resumption
         '_exc',          # kernel: what to throw instead (wins over _value)
         '_undo',         # kernel: takes it out of its wait (a sleep: its timer number)
-        '_waiting',      # kernel: the trap it is blocked in (set with _undo)
+        '_waiting',      # kernel: what it waits on, set with _undo: 'sleep', the
+                         #   task it joins, the file it watches, what it is parked in
         '_done',         # kernel: True once the coroutine has ended
         '_result',       # kernel: its return value
         '_exception',    # kernel: the exception that ended it, or None
         '_joiners',      # kernel: list of tasks blocked in join() on it, or None
         '_retrieved',    # True once someone has seen its outcome
+        '_report',       # kernel: reports an unretrieved failure when the task goes
+        '_cancelled_by', # kernel: the strongest cancellation it was sent, or None
         '_scope_depth',  # timeouts: how many timeout scopes are open in it
         '__weakref__',
     )
@@ -43,6 +50,8 @@ class Task:
         self._exception = None
         self._joiners = None
         self._retrieved = False
+        self._report = None
+        self._cancelled_by = None
         self._scope_depth = 0
 
     @property
@@ -64,15 +73,27 @@ class Task:
             return 'cancelled' if self.cancelled() else (
                 'failed' if self._exception is not None else 'finished')
         if self._undo is not None:
-            return f'waiting ({self._waiting})'
+            return f'waiting ({self.waiting_on()})'
         return 'ready'
+
+    def waiting_on(self):
+        """What the task waits on, in words (None if it does not wait)."""
+        if self._undo is None:
+            return None
+        what = self._waiting
+        if isinstance(what, str):
+            return what
+        if isinstance(what, Task):
+            return f'join {what.name}'
+        describe = getattr(what, 'describe_wait', None)     # a file, a wait queue
+        return describe(self) if describe is not None else repr(what)
 
     async def join(self):
         """Wait for the task; return its result or raise its own exception object."""
         if not self._done:
             await _trap(('join', self))
-        self._retrieved = True            # what result() does, without its check
         if self._exception is not None:
+            self._mark_retrieved()
             raise self._exception
         return self._result
 
@@ -92,7 +113,7 @@ class Task:
     def result(self):
         """The task's return value, or its exception raised; it must be done."""
         self._check_done()
-        self._retrieved = True
+        self._mark_retrieved()
         if self._exception is not None:
             raise self._exception
         return self._result
@@ -100,8 +121,22 @@ class Task:
     def exception(self):
         """The exception that ended the task, or None if it returned; it must be done."""
         self._check_done()
-        self._retrieved = True
+        self._mark_retrieved()
         return self._exception
+
+    def _mark_retrieved(self):
+        self._retrieved = True
+        report = self._report
+        if report is not None:          # somebody saw the error: no report
+            self._report = None
+            report.detach()
+
+    def _fail_unseen(self, lost):
+        """Arm the report of this task's error, for when nobody reads it."""
+        code = getattr(self.coro, 'cr_code', None) or getattr(self.coro, 'gi_code', None)
+        where = (code.co_filename, code.co_firstlineno) if code else ('<tale>', 0)
+        self._report = weakref.finalize(self, _report_failure, repr(self),
+                                        self._exception, where, lost)
 
     def cancelled(self):
         """True if the task ended by a `CancelledError`."""
@@ -110,3 +145,10 @@ class Task:
     def _check_done(self):
         if not self._done:
             raise RuntimeError(f'{self!r} has not finished yet')
+
+
+def _report_failure(name, error, where, lost):
+    lost.append(f'{name}: {error!r}')   # for a deadlock report, should one follow
+    text = ''.join(traceback.format_exception(error)).rstrip()
+    warnings.warn_explicit(f'{name} failed and nobody joined it:\n{text}',
+                           TaskFailureWarning, *where, registry={})

@@ -1,6 +1,6 @@
 """Task groups: structured concurrency.  No task outlives its group."""
 from .errors import CancelledError
-from .traps import _cancel, _current, spawn
+from .traps import _cancel, _coroutine, _current, spawn
 
 
 class _GroupCancelled(CancelledError):
@@ -23,11 +23,14 @@ class TaskGroup:
         self._tasks = []         # every child, in the order spawned
         self._parent = None      # the task running the async with block
         self._in_body = False    # True while the parent is inside the block
+        self._aborting = False   # True once a failure or a cancellation stops it
         self._closed = False     # True once the block has ended
         self._stop = _GroupCancelled('a task of the group failed')
+        self._cancelled_before = None   # the parent's _cancelled_by at entry
 
     async def __aenter__(self):
-        self._parent = await _current()
+        parent = self._parent = await _current()
+        self._cancelled_before = parent._cancelled_by
         self._in_body = True
         return self
 
@@ -35,14 +38,18 @@ class TaskGroup:
         """Start ``corofunc(*args)`` as a child of this group; return its `Task`."""
         if self._closed:
             raise RuntimeError('this TaskGroup has ended; it cannot take new tasks')
-        task = await spawn(self._supervise, corofunc, args)
-        task.name = getattr(corofunc, '__qualname__', repr(corofunc))
+        coro = _coroutine(corofunc, args, 'TaskGroup.spawn()')
+        task = await spawn(self._supervise, coro)
+        task.name = getattr(coro, '__qualname__', repr(corofunc))
         self._tasks.append(task)
+        if self._aborting:                   # too late to start: cancelled before it runs
+            await _cancel(task)
+            coro.close()                     # (never started, so never awaited)
         return task
 
-    async def _supervise(self, corofunc, args):
+    async def _supervise(self, coro):
         try:
-            return await corofunc(*args)
+            return await coro
         except CancelledError:
             raise
         except BaseException:
@@ -51,6 +58,7 @@ class TaskGroup:
 
     async def _abort(self):
         """Cancel every unfinished child and, if it is still in the block, the body."""
+        self._aborting = True
         me = await _current()
         for task in self._tasks:
             if task is not me and not task.done():
@@ -62,8 +70,13 @@ class TaskGroup:
         self._in_body = False
         errors = []
         cancelled = None
+        parent = self._parent
+        if parent._cancelled_by is self._stop:      # our own stop ends with the block
+            parent._cancelled_by = self._cancelled_before
         if exc is self._stop:
             exc = None                       # we stopped the body ourselves
+            if parent._cancelled_by is not self._cancelled_before:
+                cancelled = parent._cancelled_by    # but a stronger one came meanwhile
         elif isinstance(exc, CancelledError):
             cancelled = exc                  # from outside, or a timeout
             await self._abort()

@@ -1,4 +1,6 @@
 """Timeouts: a deadline that cancels the task, caught by the block that set it."""
+import math
+
 from .errors import CancelledError
 from .traps import _current, _timeout, _untimeout
 
@@ -22,13 +24,14 @@ class TimeoutScope:
     """A block of code with a deadline.  Made by `timeout_after` and `move_on_after`."""
 
     def __init__(self, seconds, raise_on_expiry):
-        self.seconds = seconds
+        self.seconds = seconds          # None: no deadline at all
         #: True once the deadline has cancelled the block.
         self.expired = False
         self._raise = raise_on_expiry
         self._task = None
         self._handle = None
         self._exc = None
+        self._cancelled_before = None   # the task's _cancelled_by at entry
 
     def __repr__(self):
         kind = 'timeout_after' if self._raise else 'move_on_after'
@@ -38,14 +41,22 @@ class TimeoutScope:
         task = self._task = await _current()
         task._scope_depth += 1
         self._exc = TaskTimeout(self, task._scope_depth)
-        self._handle = await _timeout(self.seconds, self._exc)
+        self._cancelled_before = task._cancelled_by
+        seconds = math.inf if self.seconds is None else self.seconds
+        self._handle = await _timeout(seconds, self._exc)
         return self
 
     async def __aexit__(self, exc_type, exc, tb):
-        self._task._scope_depth -= 1
+        task = self._task
+        task._scope_depth -= 1
         await _untimeout(self._handle)       # a timer that did not fire goes
+        stronger = task._cancelled_by
+        if stronger is self._exc:            # our deadline is over, whatever it did
+            task._cancelled_by = stronger = self._cancelled_before
         if exc is None or exc is not self._exc:
             return False                     # not ours: let it pass
+        if stronger is not self._cancelled_before:
+            raise stronger                   # a cancellation from outside came meanwhile
         self.expired = True
         if self._raise:
             raise TimeoutError(f'timed out after {self.seconds} s') from None

@@ -65,9 +65,9 @@ async def _untimeout(handle):
     return await _trap(('untimeout', handle))
 
 
-async def _park(waiters):
-    """Append this task to the deque `waiters` and wait to be woken."""
-    return await _trap(('park', waiters))
+async def _park(waiters, owner):
+    """Append this task, in a cell, to the deque `waiters` and wait to be woken."""
+    return await _trap(('park', waiters, owner))
 
 
 # The public face: what tasks call.
@@ -80,11 +80,16 @@ def spawn(corofunc, *args, daemon=False):
     cancels it once every other task is done.  A coroutine object is
     accepted in place of ``corofunc``.
     """
+    return _trap(('spawn', _coroutine(corofunc, args, 'spawn()'), daemon))
+
+
+def _coroutine(corofunc, args, who):
+    """``corofunc(*args)``, checked: something the kernel can step through."""
     coro = corofunc if isinstance(corofunc, types.CoroutineType) else corofunc(*args)
     if type(coro) is not types.CoroutineType and not hasattr(coro, 'send'):
-        raise TypeError(f'spawn() runs async functions, but {corofunc!r} returned '
+        raise TypeError(f'{who} runs async functions, but {corofunc!r} returned '
                         f'{coro!r}, which cannot be awaited step by step')
-    return _trap(('spawn', coro, daemon))
+    return coro
 
 
 @types.coroutine
