@@ -18,12 +18,11 @@ help:
 	@echo "make html          build the HTML book into $(HTML)"
 	@echo "make pdf           build the PDF book (LaTeX, xelatex) into $(LATEX)/tale.pdf"
 	@echo "make serve         serve the HTML book on http://127.0.0.1:$(PORT)/"
-	@echo "make clean         remove build outputs (keeps .venv and code/)"
+	@echo "make clean         remove build outputs (keeps .venv and the tangled code/)"
 	@echo "make bench         install the peers, benchmark tale against them into book/results/"
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
 	touch $@
 
@@ -67,7 +66,7 @@ test: $(VENV)/.installed
 	$(PY) -m pytest
 
 clean:
-	rm -rf _build .pytest_cache
+	rm -rf _build .pytest_cache code/build code/*.egg-info
 	find . -name __pycache__ -not -path './$(VENV)/*' -prune -exec rm -rf {} +
 
 # Benchmarks (several minutes): tale against asyncio, uvloop, trio and curio.

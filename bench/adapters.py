@@ -14,14 +14,30 @@ Each adapter uses the backend's own public primitives, with as little glue as
 the backend allows; where glue is unavoidable (trio has no join, asyncio has no
 awaitable "wait until readable") it is written the way that backend's
 documentation suggests, and the docstring says what it costs.
+
+Besides the backends: the yardstick loops (bench/minimal.py, bench/lean.py),
+variants of the tale adapter built on tale's public API (bench/variants.py
+measures them), tale with one patch of bench/patches/ applied (bench/rejected.py),
+and the Part I stages of code/stages/ (``stage:MODULE``).  None of them copies
+kernel code: a change to the kernel is a patch, applied to the current code.
 """
 from __future__ import annotations
 
+import atexit
 import importlib
 import importlib.metadata
+import inspect
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
 import time
 
 now = time.perf_counter
+HERE = os.path.dirname(os.path.abspath(__file__))
+CODE = os.path.join(os.path.dirname(HERE), "code")
+STAGES = os.path.join(CODE, "stages")
 
 
 class Unavailable(Exception):
@@ -66,7 +82,6 @@ class AsyncioAdapter(Adapter):
 
     def __init__(self):
         import asyncio
-        import sys
         self.asyncio = asyncio
         self.version = "Python " + sys.version.split()[0]
         self.sleep = asyncio.sleep
@@ -237,7 +252,6 @@ class MinimalAdapter(Adapter):
     name = "minimal"
 
     def __init__(self):
-        import sys
         import minimal
         self.loop = minimal
         self.version = "bench/minimal.py on Python " + sys.version.split()[0]
@@ -258,7 +272,6 @@ class LeanAdapter(MinimalAdapter):
     name = "lean"
 
     def __init__(self):
-        import sys
         import lean
         self.loop = lean
         self.version = "bench/lean.py on Python " + sys.version.split()[0]
@@ -276,12 +289,13 @@ BACKENDS = {
     "lean": LeanAdapter,
 }
 
-# Peers that the bench installs from requirements-bench.txt; the rest are always here.
-PEERS = ("uvloop", "trio", "curio")
 
 
 def load(name: str) -> Adapter:
-    """The adapter for ``name``; raises Unavailable with the reason if it cannot run."""
+    """The adapter for ``name`` (or ``stage:MODULE``); raises Unavailable with
+    the reason if it cannot run."""
+    if name.startswith("stage:"):
+        return StageAdapter(name.split(":", 1)[1])
     try:
         cls = BACKENDS[name]
     except KeyError:
@@ -401,74 +415,126 @@ class TaleVirtualAdapter(TaleAdapter):
 
 
 # -- changes measured and not adopted: for chapter 14's "What we left out" ---------
-# (bench/rejected.py runs these next to plain tale; each patches one thing.)
+# (bench/rejected.py runs these next to plain tale.)
 
-class TaleSpawnInlineAdapter(TaleAdapter):
-    """``trap_spawn`` makes the task itself, without calling ``_new_task``
-    (the bookkeeping of a new task written out a second time)."""
+class TalePatchedAdapter(TaleAdapter):
+    """tale with one change: ``bench/patches/NAME.patch`` applied to a copy of
+    code/tale, imported in place of it.  The patch is applied afresh to the
+    current code each time, so that a change of the kernel either carries the
+    patch along or makes this backend unavailable, with the reason."""
 
-    name = "tale:spawn-inline"
+    patch = "?"
 
     def __init__(self):
+        if "tale" in sys.modules:
+            raise Unavailable(f"{self.name} imports a patched tale, so it runs only in a "
+                              "fresh process (bench/worker.py), before tale is imported")
+        copy = tempfile.mkdtemp(prefix="tale-patched-")
+        atexit.register(shutil.rmtree, copy, True)
+        shutil.copytree(os.path.join(CODE, "tale"), os.path.join(copy, "tale"))
+        patch = os.path.join(HERE, "patches", f"{self.patch}.patch")
+        proc = subprocess.run(["git", "apply", patch], cwd=copy, capture_output=True,
+                              text=True)
+        if proc.returncode != 0:
+            raise Unavailable(f"bench/patches/{self.patch}.patch no longer applies to "
+                              f"code/tale: {proc.stderr.strip().splitlines()[0]}")
+        sys.path.insert(0, copy)
         super().__init__()
-        kernel, Task = self.tale.kernel, self.tale.task.Task
-
-        def trap_spawn(self, task, request):
-            _, coro, daemon = request
-            if daemon:
-                task._value = self._new_task(coro, daemon)
-                return True
-            child = task._value = Task(coro)
-            self._live += 1
-            self._ready.append(child)
-            return True
-        kernel.Kernel.trap_spawn = trap_spawn
+        self.version = f"tale with bench/patches/{self.patch}.patch"
 
 
-class TaleSpawnTrapAdapter(TaleAdapter):
+class TaleSpawnInlineAdapter(TalePatchedAdapter):
+    """``trap_spawn`` makes the task itself, without calling ``_new_task``."""
+
+    name, patch = "tale:spawn-inline", "spawn-inline"
+
+
+class TaleSpawnTrapAdapter(TalePatchedAdapter):
     """``spawn`` is a trap generator of its own, like ``sleep``: one Python call
     fewer per spawn, and the coroutine is made only when the spawn is awaited."""
 
-    name = "tale:spawn-trap"
-
-    def __init__(self):
-        super().__init__()
-        import types
-
-        @types.coroutine
-        def spawn(corofunc, *args, daemon=False):
-            coro = corofunc if isinstance(corofunc, types.CoroutineType) else corofunc(*args)
-            return (yield ('spawn', coro, daemon))
-        self.spawn = spawn
+    name, patch = "tale:spawn-trap", "spawn-trap"
 
 
-class TaleTimerInlineAdapter(TaleAdapter):
-    """``trap_sleep`` arms its timer itself, without calling ``_set_timer``
-    (the timer's bookkeeping written out a second time)."""
+class TaleTimerInlineAdapter(TalePatchedAdapter):
+    """``trap_sleep`` arms its timer itself, without calling ``_set_timer``."""
 
-    name = "tale:timer-inline"
-
-    def __init__(self):
-        super().__init__()
-        import heapq
-        kernel = self.tale.kernel
-
-        def trap_sleep(self, task, request):
-            seconds = request[1]
-            if seconds <= 0:
-                task._value = None
-                self._ready.append(task)
-                return
-            task._waiting = 'sleep'
-            number = task._undo = self._timers_set = self._timers_set + 1
-            heapq.heappush(self._timers, (self.clock.now() + seconds, number, None))
-            self._armed[number] = task
-        kernel.Kernel.trap_sleep = trap_sleep    # each kernel's table binds it anew
+    name, patch = "tale:timer-inline", "timer-inline"
 
 
 REJECTED = {cls.name: cls for cls in (TaleSpawnInlineAdapter, TaleSpawnTrapAdapter,
                                       TaleTimerInlineAdapter)}
 BACKENDS.update(REJECTED)
+
+
+# -- the Part I stages (code/stages/chNN_*.py), for the switch benchmark ------------
+
+def stages() -> list[str]:
+    """The stage modules present, in chapter order."""
+    if not os.path.isdir(STAGES):
+        return []
+    return sorted(f[:-3] for f in os.listdir(STAGES)
+                  if f.startswith("ch") and f.endswith(".py"))
+
+
+def _first_param(fn):
+    try:
+        params = list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):
+        return None
+    return params[0] if params else None
+
+
+class StageAdapter(Adapter):
+    """A Part I stage, wrapped as far as it goes.  The stages are teaching
+    programs, each a little different: early ones run a single coroutine,
+    later ones spawn, join and sleep.  A stage that lacks something the switch
+    benchmark needs is unavailable, with the reason (the table shows which
+    stages can switch at all)."""
+
+    def __init__(self, name):
+        self.name = f"stage:{name}"
+        if name not in stages():
+            raise Unavailable(f"no stage called {name!r}")
+        try:
+            mod = importlib.import_module(f"stages.{name}")
+        except Exception as exc:
+            raise Unavailable(f"cannot import stages.{name}: {exc}") from None
+        missing = [n for n in ("run", "spawn") if not callable(getattr(mod, n, None))]
+        if missing:
+            raise Unavailable(f"no {' and '.join(missing)}: it runs one coroutine, "
+                              "so there is nothing to switch to")
+        self.mod = mod
+        if callable(getattr(mod, "sleep", None)):
+            self.sleep = mod.sleep
+            self.version = "switches with `sleep(0)`"
+        elif callable(getattr(mod, "pause", None)):
+            pause = mod.pause
+            self.sleep = lambda _seconds: pause()
+            self.version = "no sleep yet: switches with `pause()`"
+        else:
+            raise Unavailable("neither sleep nor pause: a task cannot give way on request")
+        # run(coro) or run(corofunc, *args)?
+        param = _first_param(mod.run)
+        self._run_takes_coro = param is not None and param.name in ("coro", "coroutine",
+                                                                     "main_coro")
+        param = _first_param(mod.spawn)
+        self._spawn_takes_coro = param is not None and param.name in ("coro", "coroutine")
+        join = getattr(mod, "join", None)
+        self._join = join if callable(join) else None
+
+    def run(self, main):
+        return self.mod.run(main()) if self._run_takes_coro else self.mod.run(main)
+
+    async def spawn(self, fn, *args):
+        if self._spawn_takes_coro:
+            return await self.mod.spawn(fn(*args))
+        return await self.mod.spawn(fn, *args)
+
+    async def join(self, task):
+        if self._join is not None:
+            return await self._join(task)
+        return await task.join()
 
 
 VARIANTS = {cls.name: cls for cls in (TaleGenericAdapter, TaleTrapCallAdapter,

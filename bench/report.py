@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import statistics
 
-from run import BACKENDS, EXTRA, FLOORS, HEADLINE
+from config import BACKENDS, EXTRA, FLOORS, HEADLINE, TARGETS
 
 FLOOR_LABELS = {
     "floor:send": "1. bare `gen.send(None)`",
@@ -227,21 +227,6 @@ def stages_text(data):
     return "\n".join(lines) + "\n"
 
 
-# The targets chapter 14 states: (benchmark, reference, at least / at most, bound).
-# A speed-up is the reference's time divided by tale's (for echo, tale's rate
-# divided by the reference's), from CPU-time medians, so 2.00 means "twice as fast".
-TARGETS = [
-    ("switches", "asyncio", "≥", 5.0),
-    ("switches", "floor:sched", "≤", 1.3),
-    ("spawn_join", "asyncio", "≥", 2.5),
-    ("timers", "asyncio", "≥", 4.0),
-    ("echo", "asyncio", "≥", 2.0),
-    ("switches", "uvloop", "≥", 1.0),
-    ("spawn_join", "uvloop", "≥", 1.0),
-    ("timers", "uvloop", "≥", 1.0),
-    ("echo", "uvloop", "≥", 1.0),
-]
-
 TARGET_NAMES = {"switches": "switches", "spawn_join": "spawn + join",
                 "timers": "timers", "echo": "echo"}
 
@@ -385,15 +370,12 @@ def scaling_text(data):
             missing.append(f"{s['backend']} at {s['params']['tasks']:,}: {s['result']['error']}")
     if missing:
         parts.append("Points missing: " + "; ".join(sorted(set(missing))) + ".\n")
-    parts.append("**CPU and memory while tasks sleep**\n")
-    parts.append("| backend | CPU s while 10,000 tasks sleep 1 s | bytes per sleeping task |")
-    parts.append("|---|---|---|")
     cfg = data["meta"]["config"]
-    parts[-3] = (f"**CPU and memory while tasks sleep** ({cfg['idle_cpu']['tasks']:,} tasks "
-                 f"for {cfg['idle_cpu']['seconds']} s; {cfg['memory']['tasks']:,} tasks for "
-                 "memory)\n")
-    parts[-2] = "| backend | CPU s used | CPU share of the wall time | bytes per sleeping task |"
-    parts[-1] = "|---|---|---|---|"
+    parts += [f"**CPU and memory while tasks sleep** ({cfg['idle_cpu']['tasks']:,} tasks "
+              f"for {cfg['idle_cpu']['seconds']} s; {cfg['memory']['tasks']:,} tasks for "
+              "memory)\n",
+              "| backend | CPU s used | CPU share of the wall time | bytes per sleeping task |",
+              "|---|---|---|---|"]
     for b in BACKENDS:
         cpu = values(data, "idle_cpu", "idle_cpu", b, "cpu_seconds")
         share = values(data, "idle_cpu", "idle_cpu", b, "cpu_share")

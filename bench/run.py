@@ -1,18 +1,24 @@
-"""Run every benchmark on tale and its peers, and write the results.
+"""The one entry point of the benchmarks: run them, or redo their tables.
 
-    python bench/run.py                 the full run (several minutes), into book/results/
+    python bench/run.py                     everything (about twenty minutes), into book/results/
     python bench/run.py --smoke --out DIR   tiny sizes, every installed backend
-    python bench/run.py --report-only   redo the tables and plots from results.json
+    python bench/run.py --only variants     one part: main, variants or rejected
+    python bench/run.py --report-only       redo the tables and plots from the JSON files
 
-The full run ends with bench/variants.py (tale's optimisations and unused
-features, and the garbage collector's share of the timers benchmark) and
-bench/rejected.py (changes measured and not adopted).
+Three parts, each written to its own JSON file of raw samples and its tables:
+``main`` (results.json: every backend on every benchmark, the ladder of
+floors, the scaling runs, report.py's tables and plots), ``variants``
+(variants.json: tale's optimisations and unused features, and the garbage
+collector's share of the timers benchmark, variants.py) and ``rejected``
+(rejected.json: changes measured and not adopted, rejected.py).  What runs,
+where and at which sizes is in config.py.
 
 Every sample runs in a fresh interpreter (bench/worker.py), pinned to one CPU
 with ``taskset -c 0`` when it is available.  Repeats are interleaved: each
 round runs every benchmark once on every backend, in an order that rotates from
 round to round, so a slow spell of the machine does not fall on one backend.
-Tables show the median and the min-max of the repeats.
+Tables show the median and the min-max of the repeats; ratios between two
+backends are taken within each round (report.paired).
 """
 from __future__ import annotations
 
@@ -31,72 +37,15 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 
 import adapters  # noqa: E402
+import config  # noqa: E402
+import rejected  # noqa: E402
+import report  # noqa: E402
+import variants  # noqa: E402
+from config import BACKENDS, EXTRA, FLOORS  # noqa: E402
 
-BACKENDS = ["asyncio", "uvloop", "trio", "curio", "tale"]
-# Variants measured on one benchmark only, next to the backends: {benchmark: [names]}.
-# "minimal" (bench/minimal.py) is the least trap loop that runs these two: the
-# yardstick for what tale's features cost there.  Rung 3 of the ladder (the
-# minimal scheduler) runs in the switch rounds, so that the target against it
-# compares samples taken side by side.
-EXTRA: dict[str, list[str]] = {"switches": ["floor:sched"], "spawn_join": ["minimal"],
-                               "timers": ["minimal"]}
-FLOORS = ["floor:send", "floor:await", "floor:sched", "floor:trap", "floor:dispatch",
-          "floor:tuned"]
-
-# What each benchmark reports in the main table:
-#   (wall-clock key, CPU-time key, unit, lower_is_better, label made from its sizes)
-HEADLINE = {
-    "switches": ("ns_per_switch", "cpu_ns_per_switch", "ns per switch", True,
-                 "switches: {tasks:,} tasks × {rounds:,} `sleep(0)`"),
-    "spawn_join": ("us_per_task", "cpu_us_per_task", "µs per task", True,
-                   "spawn + join: {tasks:,} trivial tasks"),
-    "timers": ("overhead_seconds", "cpu_seconds", "s", True,
-               "timers: {tasks:,} tasks sleep 0–{max_ms:g} ms"),
-    "echo": ("round_trips_per_s", "cpu_round_trips_per_s", "round trips per s", False,
-             "echo: {connections:,} connections × {trips:,} round trips of {size} B"),
-}
-
-FULL = {
-    "repeats": 5,
-    "timeout": 400,          # trio's timers at a million sleepers take about 150 s
-    "main": {
-        "switches": {"tasks": 100, "rounds": 10_000},
-        "spawn_join": {"tasks": 100_000},
-        "timers": {"tasks": 100_000, "max_ms": 10.0, "seed": 1},
-        "echo": {"connections": 50, "trips": 2_000, "size": 64},
-    },
-    "switch_scaling": {"sizes": [10, 100, 1_000, 10_000, 100_000], "switches": 200_000,
-                       "min_rounds": 5},
-    "timer_scaling": {"sizes": [1_000, 10_000, 100_000, 300_000, 1_000_000], "max_ms": 10.0},
-    "idle_cpu": {"tasks": 10_000, "seconds": 1.0},
-    "memory": {"tasks": 10_000, "seconds": 3.0},
-    "scaling_repeats": 1,
-    "idle_repeats": 3,
-    "floor_repeats": 7,
-}
-
-SMOKE = {
-    "repeats": 1,
-    "timeout": 60,
-    "main": {
-        "switches": {"tasks": 10, "rounds": 50},
-        "spawn_join": {"tasks": 200},
-        "timers": {"tasks": 200, "max_ms": 2.0, "seed": 1},
-        "echo": {"connections": 3, "trips": 20, "size": 64},
-    },
-    "switch_scaling": {"sizes": [10, 100], "switches": 1_000, "min_rounds": 5},
-    "timer_scaling": {"sizes": [100, 300], "max_ms": 2.0},
-    "idle_cpu": {"tasks": 50, "seconds": 0.05},
-    "memory": {"tasks": 100, "seconds": 0.5},
-    "scaling_repeats": 1,
-    "idle_repeats": 1,
-    "floor_repeats": 1,
-}
-
-
-# One echo sample under cProfile, to show where tale's I/O path spends its time.
-PROFILE = {"connections": 20, "trips": 500, "size": 64}
-PROFILE_SMOKE = {"connections": 2, "trips": 10, "size": 64}
+PARTS = ("main", "variants", "rejected")
+SIDE_RUNS = {"variants": (variants, config.VARIANTS_FULL, config.VARIANTS_SMOKE),
+             "rejected": (rejected, config.REJECTED_FULL, config.REJECTED_SMOKE)}
 
 
 def pin_prefix() -> tuple[list[str], str]:
@@ -108,10 +57,8 @@ def pin_prefix() -> tuple[list[str], str]:
 
 
 def worker_command(pin, backend, *args):
-    flags = []
-    if not backend.startswith(("floor:", "stage:")):
-        cls = adapters.BACKENDS.get(backend)
-        flags = list(cls.python_flags) if cls else []
+    cls = adapters.BACKENDS.get(backend)
+    flags = list(cls.python_flags) if cls else []
     return [*pin, sys.executable, *flags, os.path.join(HERE, "worker.py"), *args]
 
 
@@ -134,7 +81,7 @@ def probe_all(pin, names, timeout):
     return found
 
 
-def jobs(cfg, stage_names):
+def main_jobs(cfg, stage_names):
     """Every (group, benchmark, params, backends) to run, in the order of a round."""
     out = []
     for bench, params in cfg["main"].items():
@@ -185,53 +132,6 @@ def run_rounds(pin, job_list, repeats, available, timeout, samples, log):
                     f"{took:6.2f} s  {status}")
 
 
-def side_run(argv, description, name, full, smoke, names, plan, write_all):
-    """The command line of bench/variants.py and bench/rejected.py, run like ``make bench``.
-
-    ``plan(cfg)`` gives [(job list, repeats)]; the samples go to OUT/NAME.json
-    and ``write_all(data, out)`` makes the tables.  ``--report-only`` redoes
-    the tables from the JSON.
-    """
-    parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--smoke", action="store_true", help="tiny sizes, for tests")
-    parser.add_argument("--out", default=os.path.join(ROOT, "book", "results"))
-    parser.add_argument("--report-only", action="store_true")
-    args = parser.parse_args(argv)
-    os.makedirs(args.out, exist_ok=True)
-    path = os.path.join(args.out, f"{name}.json")
-    if args.report_only:
-        with open(path) as f:
-            write_all(json.load(f), args.out)
-        return 0
-    cfg = dict(smoke if args.smoke else full)
-    pin, pin_note = pin_prefix()
-    log = lambda msg: print(msg, flush=True)  # noqa: E731
-    log(f"tale {name} ({'smoke' if args.smoke else 'full'}): {pin_note}")
-    probes = probe_all(pin, names, cfg["timeout"])
-    available = {n for n, p in probes.items() if p.get("ok")}
-    for n, p in probes.items():
-        log(f"  {n:17} {p.get('version') if p.get('ok') else 'NOT RUN: ' + str(p)}")
-    load_before = os.getloadavg()
-    started = time.perf_counter()
-    samples: list[dict] = []
-    for job_list, repeats in plan(cfg):
-        run_rounds(pin, job_list, repeats, available, cfg["timeout"], samples, log)
-    data = {"meta": {
-        "mode": "smoke" if args.smoke else "full",
-        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "machine": machine(), "pinning": pin_note,
-        "elapsed_seconds": time.perf_counter() - started,
-        "load_average": {"before": load_before, "after": os.getloadavg()},
-        "config": cfg, "backends": probes, "commit": git_commit()},
-        "samples": samples}
-    with open(path, "w") as f:
-        json.dump(data, f, indent=1)
-        f.write("\n")
-    write_all(data, args.out)
-    log(f"wrote {path} and its tables ({data['meta']['elapsed_seconds']:.0f} s)")
-    return 0
-
-
 def git_commit():
     """The commit measured, and whether code/ had changes not yet committed."""
     try:
@@ -258,105 +158,122 @@ def machine():
             "python": sys.version.split()[0], "implementation": platform.python_implementation()}
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--smoke", action="store_true", help="tiny sizes, for tests")
-    parser.add_argument("--out", default=os.path.join(ROOT, "book", "results"),
-                        help="directory for results.json, the tables and the plots")
-    parser.add_argument("--repeats", type=int, help="rounds of the main benchmarks")
-    parser.add_argument("--report-only", action="store_true",
-                        help="rewrite tables and plots from OUT/results.json")
-    args = parser.parse_args(argv)
-    os.makedirs(args.out, exist_ok=True)
-    import report
+def meta(mode, cfg, probes, pin_note, load_before, elapsed):
+    """What every JSON file of samples says about its run."""
+    return {"mode": mode,
+            "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "machine": machine(), "pinning": pin_note, "elapsed_seconds": elapsed,
+            "load_average": {"before": load_before, "after": os.getloadavg()},
+            "config": cfg, "backends": probes, "commit": git_commit()}
 
-    if args.report_only:
-        with open(os.path.join(args.out, "results.json")) as f:
-            report.write_all(json.load(f), args.out)
-        if os.path.exists(os.path.join(args.out, "variants.json")):
-            import variants
-            variants.main(["--report-only", "--out", args.out])
-        rerun = os.path.join(args.out, "rerun", "results.json")
-        if os.path.exists(rerun):       # a second full run, kept for its verdicts
-            with open(rerun) as f, open(os.path.join(args.out, "rerun", "targets.txt"),
-                                        "w") as out:
-                out.write(report.rerun_text(json.load(f)))
-        if os.path.exists(os.path.join(args.out, "rejected.json")):
-            import rejected
-            rejected.main(["--report-only", "--out", args.out])
-        return 0
 
-    cfg = dict(SMOKE if args.smoke else FULL)
-    if args.repeats:
-        cfg["repeats"] = args.repeats
-    pin, pin_note = pin_prefix()
-    log = lambda msg: print(msg, flush=True)  # noqa: E731
-    log(f"tale benchmarks ({'smoke' if args.smoke else 'full'}): {pin_note}")
-
-    import stage_adapters
-    stage_names = stage_adapters.discover()
-    extras = [b for bs in EXTRA.values() for b in bs]
-    names = list(dict.fromkeys(BACKENDS + extras + FLOORS
-                               + [f"stage:{s}" for s in stage_names]))
-    probes = probe_all(pin, names, cfg["timeout"])
-    available = {n for n, p in probes.items() if p.get("ok")}
+def probe_and_log(pin, names, timeout, log):
+    probes = probe_all(pin, names, timeout)
     for n, p in probes.items():
-        if p.get("ok"):
-            log(f"  {n:15} {p['version']}")
-        else:
-            log(f"  {n:15} NOT RUN: {p.get('reason') or p.get('error')}")
+        log(f"  {n:17} {p['version'] if p.get('ok') else 'NOT RUN: ' + str(p.get('reason') or p.get('error'))}")
+    return probes, {n for n, p in probes.items() if p.get("ok")}
+
+
+def run_main(cfg, mode, pin, pin_note, out, log):
+    """Every backend on every benchmark, the floors, scaling, idle CPU, memory, a profile."""
+    stage_names = adapters.stages()
+    extras = [b for bs in EXTRA.values() for b in bs]
+    names = list(dict.fromkeys(BACKENDS + extras + FLOORS + [f"stage:{s}" for s in stage_names]))
+    probes, available = probe_and_log(pin, names, cfg["timeout"], log)
     for name in BACKENDS:
         cls = adapters.BACKENDS[name]
         if cls.python_flags and name in available:
             log(f"  {name} runs with python {' '.join(cls.python_flags)}: {cls.flags_reason}")
-
-    load_before = os.getloadavg()
-    started = time.perf_counter()
+    load_before, started = os.getloadavg(), time.perf_counter()
     samples: list[dict] = []
-    run_rounds(pin, jobs(cfg, stage_names), cfg["repeats"], available, cfg["timeout"],
-               samples, log)
-    run_rounds(pin, floor_jobs(cfg), cfg["floor_repeats"], available, cfg["timeout"],
-               samples, log)
-    run_rounds(pin, scaling_jobs(cfg), cfg["scaling_repeats"], available, cfg["timeout"],
-               samples, log)
-    run_rounds(pin, idle_jobs(cfg), cfg["idle_repeats"], available, cfg["timeout"],
-               samples, log)
+    for job_list, repeats in ((main_jobs(cfg, stage_names), cfg["repeats"]),
+                              (floor_jobs(cfg), cfg["floor_repeats"]),
+                              (scaling_jobs(cfg), cfg["scaling_repeats"]),
+                              (idle_jobs(cfg), cfg["idle_repeats"])):
+        run_rounds(pin, job_list, repeats, available, cfg["timeout"], samples, log)
     profiles = {}
     if "tale" in available:
-        params = PROFILE_SMOKE if args.smoke else PROFILE
+        params = config.PROFILE_SMOKE if mode == "smoke" else config.PROFILE
         cmd = worker_command(pin, "tale", "--profile", "tale", "echo", json.dumps(params))
         profiles["tale echo"] = {"params": params, **call_worker(cmd, cfg["timeout"])}
         log(f"  profiled tale on echo: {profiles['tale echo'].get('error') or 'ok'}")
-    elapsed = time.perf_counter() - started
+    info = meta(mode, cfg, probes, pin_note, load_before, time.perf_counter() - started)
+    info["flags"] = {n: {"flags": list(adapters.BACKENDS[n].python_flags),
+                         "reason": adapters.BACKENDS[n].flags_reason}
+                     for n in BACKENDS if adapters.BACKENDS[n].python_flags}
+    info["stages"] = stage_names
+    data = {"meta": info, "samples": samples, "profiles": profiles}
+    save(data, os.path.join(out, "results.json"))
+    report.write_all(data, out)
 
-    data = {
-        "meta": {
-            "mode": "smoke" if args.smoke else "full",
-            "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-            "machine": machine(),
-            "pinning": pin_note,
-            "elapsed_seconds": elapsed,
-            "load_average": {"before": load_before, "after": os.getloadavg()},
-            "config": cfg,
-            "backends": {n: probes[n] for n in names},
-            "flags": {n: {"flags": list(adapters.BACKENDS[n].python_flags),
-                          "reason": adapters.BACKENDS[n].flags_reason}
-                      for n in BACKENDS if adapters.BACKENDS[n].python_flags},
-            "stages": stage_names,
-            "commit": git_commit(),
-        },
-        "samples": samples,
-        "profiles": profiles,
-    }
-    with open(os.path.join(args.out, "results.json"), "w") as f:
+
+def run_side(part, cfg, mode, pin, pin_note, out, log):
+    """variants or rejected: its plan of rounds, its JSON file, its tables."""
+    module = SIDE_RUNS[part][0]
+    probes, available = probe_and_log(pin, module.BACKEND_NAMES, cfg["timeout"], log)
+    load_before, started = os.getloadavg(), time.perf_counter()
+    samples: list[dict] = []
+    for job_list, repeats in module.plan(cfg):
+        run_rounds(pin, job_list, repeats, available, cfg["timeout"], samples, log)
+    data = {"meta": meta(mode, cfg, probes, pin_note, load_before,
+                         time.perf_counter() - started), "samples": samples}
+    save(data, os.path.join(out, f"{part}.json"))
+    module.write_all(data, out)
+
+
+def save(data, path):
+    with open(path, "w") as f:
         json.dump(data, f, indent=1)
         f.write("\n")
-    report.write_all(data, args.out)
-    log(f"wrote {args.out}/results.json, tables and plots ({elapsed:.0f} s of benchmarks)")
-    if not args.smoke:
-        import rejected
-        import variants
-        return variants.main(["--out", args.out]) or rejected.main(["--out", args.out])
+
+
+def report_only(out):
+    """Redo every table and plot from the JSON files in ``out``."""
+    def load(*path):
+        with open(os.path.join(out, *path)) as f:
+            return json.load(f)
+
+    report.write_all(load("results.json"), out)
+    for part in SIDE_RUNS:
+        if os.path.exists(os.path.join(out, f"{part}.json")):
+            SIDE_RUNS[part][0].write_all(load(f"{part}.json"), out)
+    if os.path.exists(os.path.join(out, "rerun", "results.json")):   # a second full run
+        with open(os.path.join(out, "rerun", "targets.txt"), "w") as f:
+            f.write(report.rerun_text(load("rerun", "results.json")))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, for tests")
+    parser.add_argument("--out", default=os.path.join(ROOT, "book", "results"),
+                        help="directory for the JSON samples, the tables and the plots")
+    parser.add_argument("--only", choices=PARTS, action="append",
+                        help="run this part only (may be given more than once)")
+    parser.add_argument("--repeats", type=int, help="rounds of the main benchmarks")
+    parser.add_argument("--report-only", action="store_true",
+                        help="rewrite the tables and plots from the JSON files in OUT")
+    args = parser.parse_args(argv)
+    os.makedirs(args.out, exist_ok=True)
+    if args.report_only:
+        report_only(args.out)
+        return 0
+    mode = "smoke" if args.smoke else "full"
+    pin, pin_note = pin_prefix()
+    log = lambda msg: print(msg, flush=True)  # noqa: E731
+    for part in args.only or PARTS:
+        if part == "main":
+            cfg = dict(config.SMOKE if args.smoke else config.FULL)
+            if args.repeats:
+                cfg["repeats"] = args.repeats
+        else:
+            cfg = dict(SIDE_RUNS[part][2 if args.smoke else 1])
+        log(f"tale benchmarks, {part} ({mode}): {pin_note}")
+        started = time.perf_counter()
+        if part == "main":
+            run_main(cfg, mode, pin, pin_note, args.out, log)
+        else:
+            run_side(part, cfg, mode, pin, pin_note, args.out, log)
+        log(f"wrote {part} into {args.out} ({time.perf_counter() - started:.0f} s)")
     return 0
 
 

@@ -1,11 +1,8 @@
 """What tale's optimisations bought, what its unused features cost, and the GC.
 
-    python bench/variants.py                 into book/results/ (about two minutes)
-    python bench/variants.py --smoke --out DIR   tiny sizes, for tests
-    python bench/variants.py --report-only   redo the tables from variants.json
-
-Three measurements, run like ``make bench`` (bench/run.py): every sample in a
-fresh process pinned to one CPU, repeats interleaved, medians of CPU time.
+Run by ``bench/run.py`` after the main run (alone: ``bench/run.py --only
+variants``), like the main run: every sample in a fresh process pinned to one
+CPU, repeats interleaved, medians of CPU time.  Three measurements:
 
 1. The switch benchmark on tale and on variants of its adapter
    (``tale:generic``, ``tale:trap-call``, ``tale:async-sleep``, ``tale:wrapped``,
@@ -19,47 +16,27 @@ fresh process pinned to one CPU, repeats interleaved, medians of CPU time.
 
 Writes variants.json (the raw samples), optimisations.txt, unused.txt,
 recheck.txt (the switch targets again, against asyncio and ladder rung 3 run in
-the same rounds) and gc_timers.txt.  The rung 5 -> 6 row of optimisations.txt comes from the floors
-of results.json (bench/run.py), the same directory's main run.
+the same rounds) and gc_timers.txt.  The rung 5 -> 6 row of optimisations.txt
+comes from the floors of results.json, the same directory's main run.
 """
 from __future__ import annotations
 
 import json
 import os
-import sys
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-sys.path.insert(0, HERE)
+from config import GC_BACKENDS, SWITCH_REFERENCES, SWITCH_VARIANTS
+from report import cell, fmt, paired, values
 
-import run  # noqa: E402
-from report import cell, fmt, paired, values  # noqa: E402
-
-SWITCH_VARIANTS = ["tale", "tale:generic", "tale:trap-call", "tale:async-sleep", "tale:wrapped",
-                   "tale:timeout",
-                   "tale:group", "tale:virtual"]
-
-FULL = {"repeats": 15, "gc_repeats": 5, "timeout": 180,
-        "switches": {"tasks": 100, "rounds": 10_000},
-        "timers": {"tasks": 100_000, "max_ms": 10.0, "seed": 1},
-        "tracked": {"tasks": 10_000, "seconds": 3.0}}
-SMOKE = {"repeats": 1, "gc_repeats": 1, "timeout": 60,
-         "switches": {"tasks": 10, "rounds": 50},
-         "timers": {"tasks": 200, "max_ms": 2.0, "seed": 1},
-         "tracked": {"tasks": 100, "seconds": 0.5}}
+NAME = "variants"
+BACKEND_NAMES = SWITCH_VARIANTS + SWITCH_REFERENCES
 
 
-# Measured in the same rounds, to check chapter 14's switch targets a second time.
-SWITCH_REFERENCES = ["asyncio", "floor:sched"]
-
-
-def jobs(cfg):
-    return [("variants", "switches", cfg["switches"], SWITCH_VARIANTS + SWITCH_REFERENCES)]
-
-
-def gc_jobs(cfg):
-    return [("gc", "timers_gc", cfg["timers"], ["tale", "asyncio"]),
-            ("tracked", "tracked", cfg["tracked"], ["tale", "asyncio"])]
+def plan(cfg):
+    """[(job list, repeats)]: the switch variants, then the collector's share."""
+    return [([("variants", "switches", cfg["switches"], SWITCH_VARIANTS + SWITCH_REFERENCES)],
+             cfg["repeats"]),
+            ([("gc", "timers_gc", cfg["timers"], GC_BACKENDS),
+              ("tracked", "tracked", cfg["tracked"], GC_BACKENDS)], cfg["gc_repeats"])]
 
 
 # -- tables ------------------------------------------------------------------------
@@ -161,7 +138,7 @@ def gc_text(data):
              "| full collections | in full collections (s) | without collections (s) |",
              "|---|---|---|---|---|---|---|"]
     meds = {}
-    for b in ("tale", "asyncio"):
+    for b in GC_BACKENDS:
         run_s = cell(_gc_values(data, b, "cpu_seconds"))[0]
         gc_s = cell(_gc_values(data, b, "gc_cpu_seconds"))[0]
         full = cell(_gc_values(data, b, "gen2_collections"))[0]
@@ -182,7 +159,7 @@ def gc_text(data):
     lines += [f"**Objects the collector tracks per sleeping task** "
               f"({data['meta']['config']['tracked']['tasks']:,} tasks parked in a sleep)", "",
               "| backend | tracked per task | of which |", "|---|---|---|"]
-    for b in ("tale", "asyncio"):
+    for b in GC_BACKENDS:
         found = [s["result"] for s in data["samples"]
                  if s["group"] == "tracked" and s["backend"] == b and "kinds_per_task" in
                  s["result"]]
@@ -222,15 +199,3 @@ def write_all(data, out):
         with open(os.path.join(out, name), "w") as f:
             f.write(text)
     return texts
-
-
-def main(argv=None):
-    return run.side_run(argv, __doc__.split("\n")[0], "variants", FULL, SMOKE,
-                        SWITCH_VARIANTS + SWITCH_REFERENCES,
-                        lambda cfg: [(jobs(cfg), cfg["repeats"]),
-                                     (gc_jobs(cfg), cfg["gc_repeats"])],
-                        write_all)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

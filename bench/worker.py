@@ -5,9 +5,10 @@
     python bench/worker.py --profile BACKEND BENCHMARK '{"trips": 500}'
 
 prints one line of JSON: the measurements, or {"error": "..."} saying why the
-backend could not run it.  BACKEND is an adapter name (asyncio, uvloop, trio,
-curio, tale), ``floor:RUNG`` (bench/floors.py) or ``stage:MODULE``
-(a Part I stage, bench/stages.py).
+backend could not run it.  BACKEND is an adapter name (bench/adapters.py:
+asyncio, uvloop, trio, curio, tale, their variants, ``stage:MODULE`` for a Part
+I stage) or ``floor:RUNG`` (bench/floors.py).  Not a command of its own:
+bench/run.py starts one of these processes per sample.
 """
 from __future__ import annotations
 
@@ -25,22 +26,13 @@ import floors  # noqa: E402
 import programs  # noqa: E402
 
 
-def backend(name):
-    if name.startswith("floor:"):
-        return None
-    if name.startswith("stage:"):
-        import stage_adapters
-        return stage_adapters.load(name.split(":", 1)[1])
-    return adapters.load(name)
-
-
 def probe(name):
     try:
         if name.startswith("floor:"):
             if name[6:] not in floors.RUNGS:
                 raise adapters.Unavailable(f"no floor called {name[6:]!r}")
             return {"ok": True, "version": "Python " + sys.version.split()[0]}
-        b = backend(name)
+        b = adapters.load(name)
         return {"ok": True, "version": b.version}
     except adapters.Unavailable as exc:
         return {"ok": False, "reason": str(exc)}
@@ -54,7 +46,7 @@ def sample(name, bench, params):
             if bench != "switches":
                 raise adapters.Unavailable("floors only measure switches")
             return floors.RUNGS[name[6:]](**params)
-        b = backend(name)
+        b = adapters.load(name)
         return programs.BENCHMARKS[bench](b, **params)
     except adapters.Unavailable as exc:
         return {"error": str(exc)}
@@ -68,7 +60,7 @@ def profile(name, bench, params, lines=12):
     import cProfile
     import io
     import pstats
-    b = backend(name)
+    b = adapters.load(name)
     prof = cProfile.Profile()
     prof.runcall(programs.BENCHMARKS[bench], b, **params)
     out = io.StringIO()

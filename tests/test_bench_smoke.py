@@ -5,6 +5,7 @@ is optional) are reported, not failed; a peer that is installed must run everyth
 """
 import json
 import os
+import re
 import subprocess
 import sys
 import warnings
@@ -17,12 +18,13 @@ BENCH = ROOT / "bench"
 sys.path.insert(0, str(BENCH))
 
 import adapters  # noqa: E402
+import config  # noqa: E402
 import report  # noqa: E402
-import run  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory):
+    """`make bench` at tiny sizes: the one entry point, every part of it."""
     out = tmp_path_factory.mktemp("bench")
     proc = subprocess.run([sys.executable, str(BENCH / "run.py"), "--smoke", "--out", str(out)],
                           capture_output=True, text=True, timeout=600, cwd=ROOT)
@@ -39,10 +41,10 @@ def test_every_installed_backend_runs_every_benchmark(smoke):
     if missing:
         warnings.warn("not benchmarked here: " + "; ".join(f"{b}: {r}" for b, r in missing.items()))
     assert probes["asyncio"]["ok"], probes["asyncio"]
-    assert all(probes[f]["ok"] for f in run.FLOORS)
+    assert all(probes[f]["ok"] for f in config.FLOORS)
     ran = {(s["group"], s["bench"], s["backend"]) for s in data["samples"]}
-    for bench in run.HEADLINE:
-        for backend in run.BACKENDS + run.EXTRA.get(bench, []):
+    for bench in config.HEADLINE:
+        for backend in config.BACKENDS + config.EXTRA.get(bench, []):
             if probes[backend]["ok"]:
                 assert ("main", bench, backend) in ran
     failed = [(s["bench"], s["backend"], s["result"]["error"]) for s in data["samples"]
@@ -58,21 +60,21 @@ def test_every_row_is_produced(smoke):
     out, data, log = smoke
     summary = (out / "summary.txt").read_text()
     tables = summary.split("\n**")
-    assert len(tables) == len(run.HEADLINE)
-    for bench, table in zip(run.HEADLINE, tables):
+    assert len(tables) == len(config.HEADLINE)
+    for bench, table in zip(config.HEADLINE, tables):
         rows = [line.split(" | ")[0][2:] for line in table.splitlines()
                 if line.startswith("| ") and "---" not in line]
-        extra = [report.ROW_NAMES.get(b, b) for b in run.EXTRA.get(bench, [])]
-        assert rows == ["backend"] + run.BACKENDS + extra
-    for backend in run.BACKENDS:
+        extra = [report.ROW_NAMES.get(b, b) for b in config.EXTRA.get(bench, [])]
+        assert rows == ["backend"] + config.BACKENDS + extra
+    for backend in config.BACKENDS:
         if not data["meta"]["backends"][backend]["ok"]:
             assert f"| {backend} | not run: " in summary
-            assert f"{backend:15} NOT RUN: " in log
+            assert re.search(rf"^  {backend} +NOT RUN: ", log, re.M)
     floors = (out / "floors.txt").read_text()
     for label in report.FLOOR_LABELS.values():
         assert label in floors
     scaling = (out / "scaling.txt").read_text()
-    for backend in run.BACKENDS:
+    for backend in config.BACKENDS:
         assert f"| {backend} |" in scaling
     assert "Measured on" in (out / "machine.txt").read_text()
     stages = (out / "stages.txt").read_text()
@@ -102,7 +104,7 @@ def test_curio_runs_optimised_and_the_output_says_why(smoke):
 
 def test_adapters_offer_the_same_operations():
     ops = ("run", "spawn", "join", "sleep", "wait_readable", "wait_writable", "now")
-    for name in run.BACKENDS:
+    for name in config.BACKENDS:
         try:
             backend = adapters.load(name)
         except adapters.Unavailable:
@@ -139,15 +141,11 @@ def test_median_and_range_cell():
     assert report.cell([]) == (None, "–")
 
 
-def test_variants_smoke_runs_every_variant_and_writes_its_tables(tmp_path):
-    proc = subprocess.run([sys.executable, str(BENCH / "variants.py"), "--smoke",
-                           "--out", str(tmp_path)],
-                          capture_output=True, text=True, timeout=600, cwd=ROOT)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+def test_variants_smoke_runs_every_variant_and_writes_its_tables(smoke):
+    tmp_path, _data, _log = smoke
     data = json.loads((tmp_path / "variants.json").read_text())
-    import variants
     ran = {(s["group"], s["backend"]) for s in data["samples"] if "error" not in s["result"]}
-    switched = variants.SWITCH_VARIANTS + variants.SWITCH_REFERENCES
+    switched = config.SWITCH_VARIANTS + config.SWITCH_REFERENCES
     assert ran == ({("variants", v) for v in switched}
                    | {(g, b) for g in ("gc", "tracked") for b in ("tale", "asyncio")})
     for s in data["samples"]:
@@ -157,6 +155,7 @@ def test_variants_smoke_runs_every_variant_and_writes_its_tables(tmp_path):
     tracked = [s["result"] for s in data["samples"]
                if s["group"] == "tracked" and s["backend"] == "tale"]
     assert tracked[0]["kinds_per_task"] == {"Task": 1.0, "coroutine": 1.0, "generator": 1.0}
+    import variants
     unused = (tmp_path / "unused.txt").read_text()
     for _backend, _base, _name, label in variants.UNUSED:
         assert label in unused
@@ -176,15 +175,11 @@ def test_tale_variants_switch_like_tale():
 
 def test_each_tale_variant_has_its_feature_around_the_tasks():
     import tale
-    import tale.kernel
-    import tale.testing
     seen = {}
 
     async def probe(name):
         task = await tale.current_task()
-        kernel = tale.kernel.running_kernel()
-        seen[name] = (task.coro.__qualname__, task._scope_depth,
-                      type(kernel.clock).__name__)
+        seen[name] = (task.coro.__qualname__, tale.clock() == 0.0)
 
     for name in ("tale",) + tuple(adapters.VARIANTS):
         B = adapters.load(name)
@@ -193,12 +188,12 @@ def test_each_tale_variant_has_its_feature_around_the_tasks():
             await B.join(await B.spawn(probe, name))
         B.run(main)
     assert seen["tale"] == ("test_each_tale_variant_has_its_feature_around_the_tasks."
-                            "<locals>.probe", 0, seen["tale"][2])
+                            "<locals>.probe", False)
     assert seen["tale:generic"] == seen["tale"] == seen["tale:async-sleep"]
-    assert seen["tale:wrapped"][:2] == ("_wrapped", 0)
-    assert seen["tale:timeout"][:2] == ("TaleTimeoutAdapter._within", 1)
-    assert seen["tale:group"][:2] == ("TaskGroup._supervise", 0)
-    assert seen["tale:virtual"][2] == "VirtualClock" != seen["tale"][2]
+    assert seen["tale:wrapped"] == ("_wrapped", False)
+    assert seen["tale:timeout"] == ("TaleTimeoutAdapter._within", False)
+    assert seen["tale:group"] == ("TaskGroup._supervise", False)
+    assert seen["tale:virtual"] == (seen["tale"][0], True)     # the virtual clock starts at 0
 
 
 def test_the_generic_variant_misses_the_fast_path():
@@ -223,42 +218,111 @@ def test_the_yardstick_loops_run_their_benchmarks_and_wait_for_real(name):
         B.run(bad)
 
 
-def test_rejected_smoke_runs_every_change_next_to_tale(tmp_path):
-    proc = subprocess.run([sys.executable, str(BENCH / "rejected.py"), "--smoke",
-                           "--out", str(tmp_path)], capture_output=True, text=True,
-                          timeout=300)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+def test_rejected_smoke_runs_every_change_next_to_tale(smoke):
+    tmp_path, _data, _log = smoke
     data = json.loads((tmp_path / "rejected.json").read_text())
-    import rejected
     ran = {(s["bench"], s["backend"]) for s in data["samples"] if "error" not in s["result"]}
-    for name, bench, base, what in rejected.CHANGES:
+    table = (tmp_path / "rejected.txt").read_text()
+    for name, bench, base, what in config.CHANGES:
         assert {(bench, base), (bench, name)} <= ran
-        assert what in (tmp_path / "rejected.txt").read_text()
+        row = next(line for line in table.splitlines() if line.startswith(f"| {what} |"))
+        assert "–" not in row, row                  # measured on both sides
+    speedups = table[table.index("| loop | speed-up |"):].splitlines()[2:]
+    assert speedups and all(line.endswith(" × |") for line in speedups), speedups
+    for name in adapters.REJECTED:
+        version = data["meta"]["backends"][name]["version"]
+        assert version == f"tale with bench/patches/{name.split(':')[1]}.patch"
 
 
-def test_each_rejected_change_still_runs_tale_correctly():
-    """The patched kernels still spawn, join and sleep (patches undone afterwards)."""
-    import tale
-    from tale.testing import VirtualClock
-    saved = dict(vars(tale.kernel.Kernel))
+def worker(*args):
+    proc = subprocess.run([sys.executable, str(BENCH / "worker.py"), *args],
+                          capture_output=True, text=True, timeout=120)
+    return json.loads(proc.stdout)
 
-    async def child(x):
-        await tale.sleep(1)
-        return x * 2
 
-    async def main(B):
-        tasks = [await B.spawn(child, i) for i in range(5)]
-        daemon = await tale.spawn(child, 100, daemon=True)
-        return [await t.join() for t in tasks], daemon
+@pytest.mark.parametrize("name", sorted(adapters.REJECTED))
+def test_each_rejected_change_runs_tale_with_its_patch_applied(name):
+    """In a fresh process: the patched tale spawns, joins and sleeps (the
+    benchmarks check the joins' sum and the sleeps' length)."""
+    assert "error" not in worker(name, "spawn_join", '{"tasks": 50}')
+    result = worker(name, "timers", '{"tasks": 50, "max_ms": 20.0}')
+    assert result["seconds"] >= result["longest_sleep"] > 0.015
+    source = subprocess.run(
+        [sys.executable, "-c", f"import sys, inspect; sys.path[:0] = {[str(BENCH), str(ROOT / 'code')]!r}; "
+         f"import adapters; adapters.load({name!r}); import tale.kernel, tale.traps; "
+         "print(tale.__file__); print(inspect.getsource(tale.kernel.Kernel.trap_spawn)"
+         " + inspect.getsource(tale.kernel.Kernel.trap_sleep) + inspect.getsource(tale.traps.spawn))"],
+        capture_output=True, text=True, timeout=60, check=True).stdout
+    assert "tale-patched-" in source.splitlines()[0]
+    changed = {"tale:spawn-inline": "self._live += 1", "tale:spawn-trap": "(yield ('spawn'",
+               "tale:timer-inline": "heapq.heappush(self._timers"}[name]
+    assert changed in source
 
-    try:
-        for name in ("tale:spawn-inline", "tale:spawn-trap", "tale:timer-inline"):
-            B = adapters.load(name)
-            clock = VirtualClock()
-            results, daemon = tale.run(main, B, clock=clock)
-            assert results == [0, 2, 4, 6, 8] and clock.now() == 1, name
-            assert daemon.done(), name
-    finally:
-        for attr in ("trap_spawn", "trap_sleep"):
-            setattr(tale.kernel.Kernel, attr, saved[attr])
-    assert tale.kernel.Kernel.trap_spawn is saved["trap_spawn"]
+
+def test_a_patch_that_no_longer_applies_makes_its_backend_unavailable(tmp_path, monkeypatch):
+    (tmp_path / "patches").mkdir()
+    stale = (BENCH / "patches" / "timer-inline.patch").read_text().replace(
+        "self._set_timer(seconds, task, None)", "self._set_timer(seconds, task)")
+    (tmp_path / "patches" / "timer-inline.patch").write_text(stale)
+    monkeypatch.setattr(adapters, "HERE", str(tmp_path))
+    for module in [m for m in sys.modules if m == "tale" or m.startswith("tale.")]:
+        monkeypatch.delitem(sys.modules, module)
+    with pytest.raises(adapters.Unavailable, match="timer-inline.patch no longer applies"):
+        adapters.load("tale:timer-inline")
+    assert "tale" not in sys.modules
+
+
+def test_a_patched_tale_is_not_loaded_where_tale_already_is():
+    import tale  # noqa: F401
+    with pytest.raises(adapters.Unavailable, match="fresh process"):
+        adapters.load("tale:spawn-inline")
+
+
+BENCH_MODULES = sorted(p.stem for p in BENCH.glob("*.py"))
+
+
+def test_the_bench_modules_import_one_another_without_a_cycle():
+    """Static: every import of a bench module by another, wherever it is written
+    (at the top or inside a function), is an edge; the graph has no cycle."""
+    import ast
+    graph = {}
+    for name in BENCH_MODULES:
+        tree = ast.parse((BENCH / f"{name}.py").read_text())
+        uses = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                uses |= {a.name for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                uses.add(node.module)
+        graph[name] = sorted(uses & set(BENCH_MODULES))
+    done, path = set(), []
+
+    def visit(name):
+        assert name not in path, "import cycle: " + " -> ".join(path[path.index(name):] + [name])
+        if name in done:
+            return
+        path.append(name)
+        for other in graph[name]:
+            visit(other)
+        path.pop()
+        done.add(name)
+
+    for name in BENCH_MODULES:
+        visit(name)
+    assert graph["config"] == []
+
+
+@pytest.mark.parametrize("name", BENCH_MODULES)
+def test_each_bench_module_imports_alone_in_a_fresh_interpreter(name):
+    """Imported first, with no other bench module loaded: it pulls in only what
+    it needs (and a lazy import to break a cycle is not needed anywhere)."""
+    code = (f"import sys; sys.path[:0] = [{str(BENCH)!r}, {str(ROOT / 'code')!r}]; "
+            f"import {name}")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60, cwd=ROOT)
+
+
+def test_run_py_is_the_one_entry_point():
+    mains = sorted(p.name for p in BENCH.glob("*.py") if '__name__ == "__main__"' in p.read_text())
+    assert mains == ["run.py", "worker.py"]       # worker.py: the process of one sample
+    assert "bench/run.py" in (ROOT / "Makefile").read_text()
+    assert "run.py starts one of these processes" in (BENCH / "worker.py").read_text()

@@ -35,7 +35,7 @@ def test_gather_cancels_the_rest_when_one_fails():
         raise ValueError('bad')
 
     async def main():
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match='bad'):
             await gather(bad, slow)
         return tale.clock()
     assert tale.run(main, clock=VirtualClock()) == 2.0

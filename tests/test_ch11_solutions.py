@@ -27,14 +27,27 @@ def test_race_returns_the_fastest_and_cancels_the_others():
     assert log == [('slow', 'cancelled', 2.0), ('slower', 'cancelled', 2.0)]
 
 
-def test_race_with_every_contestant_failing_raises_them_all():
-    async def bad():
+def test_a_contestant_that_fails_fails_the_race_and_cancels_the_rest():
+    log = []
+
+    async def fails():
+        await tale.sleep(1)
         raise ValueError('no')
 
+    async def slow():
+        try:
+            await tale.sleep(2)
+            return 'slow'
+        except tale.CancelledError:
+            log.append(('slow', 'cancelled', tale.clock()))
+            raise
+
     async def main():
-        with pytest.raises(ExceptionGroup):
-            await race(bad, bad)
-    tale.run(main, clock=VirtualClock())
+        with pytest.raises(ExceptionGroup) as info:
+            await race(slow, fails, slow)
+        return [repr(e) for e in info.value.exceptions], tale.clock()
+    assert tale.run(main, clock=VirtualClock()) == (["ValueError('no')"], 1.0)
+    assert log == [('slow', 'cancelled', 1.0)] * 2
 
 
 def test_map_concurrently_keeps_order_and_runs_at_once():

@@ -7,9 +7,13 @@ makes of the committed raw samples, and that every number in the chapter's
 prose appears in the results.
 """
 import importlib
+import gc
 import json
 import re
+import selectors
 import sys
+import time
+import warnings
 from pathlib import Path
 
 import pytest
@@ -28,8 +32,28 @@ PLOTS = ("switch_scaling", "timer_scaling", "idle_cpu", "memory")
 
 # -- exercises ---------------------------------------------------------------------
 
-def test_poll_ns_measures_something():
-    assert poll_ns(200) > 0
+def test_poll_ns_times_one_select_0_per_call_on_one_idle_socket(monkeypatch):
+    """Each select takes 250 ns on a clock that only selects advance."""
+    clock, seen = [0.0], []
+
+    class Timed(selectors.DefaultSelector):
+        def select(self, timeout=None):
+            seen.append((timeout, len(self.get_map())))
+            clock[0] += 250e-9
+            return super().select(timeout)
+
+    monkeypatch.setattr(selectors, "DefaultSelector", Timed)
+    monkeypatch.setattr(time, "perf_counter", lambda: clock[0])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        assert poll_ns(40) == pytest.approx(250)
+        gc.collect()
+    assert seen == [(0, 1)] * 40
+    assert [w for w in caught if w.category is ResourceWarning] == []   # sockets closed
+
+
+def test_poll_ns_on_the_real_clock_is_a_plausible_system_call():
+    assert 10 < poll_ns(200) < 1e6
 
 
 def test_switch_ns_shares_one_poll_among_the_batch():

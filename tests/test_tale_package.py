@@ -125,7 +125,7 @@ def test_task_api_on_success_failure_and_cancellation():
         t_ok, t_bad, t_for = (await tale.spawn(ok), await tale.spawn(bad),
                               await tale.spawn(forever))
         assert not t_ok.done()
-        with pytest.raises(RuntimeError):
+        with pytest.raises(RuntimeError, match='not finished'):
             t_ok.result()                         # not finished yet
         assert await t_ok.join() == 42
         log.append(('ok', t_ok.done(), t_ok.result(), t_ok.exception(),

@@ -119,7 +119,7 @@ def test_join_waits_for_task_done():
         for item in (1, 2):
             await q.put(item)
         await q.join()
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match='task_done'):
             q.task_done()
         return tale.clock()
     assert run(main) == 3.0
@@ -129,10 +129,10 @@ def test_join_waits_for_task_done():
 def test_nowait_errors():
     async def main():
         q = tale.Queue(maxsize=1)
-        with pytest.raises(RuntimeError):
+        with pytest.raises(RuntimeError, match='empty'):
             q.get_nowait()
         q.put_nowait(1)
-        with pytest.raises(RuntimeError):
+        with pytest.raises(RuntimeError, match='full'):
             q.put_nowait(2)
         return q.full()
     assert run(main) is True
@@ -209,7 +209,7 @@ def test_an_item_given_back_by_a_cancelled_getter_keeps_its_place_and_the_bound(
         await q.put(1)                  # handed to a, which has not run yet
         q.put_nowait(2)
         log.append(('full after 1, 2', q.full()))
-        with pytest.raises(RuntimeError):
+        with pytest.raises(RuntimeError, match='full'):
             q.put_nowait(3)             # 1 still takes a place while it is in a's hands
         await a.cancel()                # a gives 1 back: it was first, it stays first
         log.append(('size', q.qsize()))

@@ -148,7 +148,7 @@ def test_a_lock_waiter_cancelled_after_the_hand_over_passes_the_lock_on():
 
 
 def test_release_of_an_unlocked_lock_is_an_error():
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError, match='unlocked'):
         tale.Lock().release()
 
 
@@ -178,7 +178,7 @@ def test_bounded_semaphore_refuses_over_release():
         sem = tale.BoundedSemaphore(1)
         await sem.acquire()
         sem.release()
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match='too many'):
             sem.release()
         return sem.value
     assert run(main) == 1
@@ -189,9 +189,8 @@ def test_condition_wait_notify_and_wait_for():
 
     async def consumer(cond, items, name):
         async with cond:
-            item = await cond.wait_for(lambda: items)
-            log.append((name, items.pop(0), tale.clock()))
-            assert item is items or True
+            got = await cond.wait_for(lambda: items)    # the predicate's value
+            log.append((name, got is items, items.pop(0), tale.clock()))
 
     async def main():
         cond = tale.Condition()
@@ -208,7 +207,7 @@ def test_condition_wait_notify_and_wait_for():
             cond.notify_all()
         await tale.sleep(0)
     run(main)
-    assert log == [('a', 'x', 1.0), ('b', 'y', 2.0)]
+    assert log == [('a', True, 'x', 1.0), ('b', True, 'y', 2.0)]
 
 
 def test_condition_needs_its_lock_and_holds_it_again_when_cancelled():
@@ -222,9 +221,9 @@ def test_condition_needs_its_lock_and_holds_it_again_when_cancelled():
 
     async def main():
         cond = tale.Condition()
-        with pytest.raises(RuntimeError):
+        with pytest.raises(RuntimeError, match='without holding'):
             await cond.wait()
-        with pytest.raises(RuntimeError):
+        with pytest.raises(RuntimeError, match='without holding'):
             cond.notify()
         task = await tale.spawn(waiter, cond)
         await tale.sleep(1)
