@@ -132,7 +132,7 @@ def test_a_bad_yield_gets_a_type_error_and_the_loop_goes_on():
     assert [m for m in log if isinstance(m, int)] == [0, 1, 2]
 
 
-def test_a_handler_error_is_thrown_into_its_task_and_the_loop_goes_on():
+def test_a_refused_request_is_thrown_into_its_task_and_the_loop_goes_on():
     log = []
 
     async def reader(name, sock):
@@ -154,6 +154,44 @@ def test_a_handler_error_is_thrown_into_its_task_and_the_loop_goes_on():
             await second.join()
     tale.run(main)
     assert log == [('second', True), ('first', b'data')]
+
+
+def test_a_fault_in_a_handler_stops_the_loop_as_an_internal_error():
+    """A handler's own bug is not thrown into the task as if its request were bad."""
+    cleaned = []
+
+    class Broken(kernel.Kernel):
+        def trap_current(self, task, request):
+            raise KeyError('a kernel bug')
+
+    async def bystander():
+        try:
+            await tale.sleep(10)
+        finally:
+            cleaned.append('bystander')
+
+    async def main():
+        await tale.spawn(bystander)
+        await tale.sleep(0)
+        try:
+            await tale.current_task()
+        except KeyError:
+            cleaned.append('main saw the bug as its own')
+            raise
+    with pytest.raises(RuntimeError, match="internal error answering 'current'") as info:
+        Broken(VirtualClock()).run(main)
+    assert isinstance(info.value.__cause__, KeyError)
+    assert cleaned == ['bystander']          # run() finished every task on its way out
+
+
+def test_not_a_file_is_refused_at_the_await():
+    async def main():
+        with pytest.raises(AttributeError):
+            await tale.wait_readable('not a file')
+        with pytest.raises(ValueError):
+            await tale.sleep(float('nan'))
+        return 'the loop goes on'
+    assert tale.run(main) == 'the loop goes on'
 
 
 def test_sleep_zero_is_fifo_round_robin():
@@ -229,15 +267,30 @@ def test_a_task_woken_during_a_tick_runs_in_the_next_one():
     assert log == ['tick 0', 'child ends', 'tick 1', 'main wakes', 'tick 2']
 
 
-def test_every_trap_has_a_wrapper_and_every_wrapper_a_trap():
+def test_every_request_has_a_handler_and_is_made_somewhere():
+    """One route per request: the table, the handlers and the requests made agree,
+    and no private wrapper is left without a caller."""
+    import ast
     handlers = {name[len('trap_'):] for name, _ in
                 inspect.getmembers(kernel.Kernel, inspect.isfunction)
                 if name.startswith('trap_')}
     table = set(kernel.Kernel()._traps)
-    wrappers = {name[1:] for name, value in vars(traps).items()
+    package = Path(traps.__file__).parent
+    made, names_used = set(), set()
+    for module in package.glob('*.py'):
+        tree = ast.parse(module.read_text())
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Tuple) and node.elts
+                    and isinstance(node.elts[0], ast.Constant)
+                    and node.elts[0].value in table):
+                made.add(node.elts[0].value)
+            if isinstance(node, ast.Name):
+                names_used.add(node.id)
+    assert handlers == table == made
+    wrappers = {name for name, value in vars(traps).items()
                 if name.startswith('_') and not name.startswith('__')
                 and inspect.iscoroutinefunction(value)}
-    assert handlers == table == wrappers
+    assert wrappers <= names_used, wrappers - names_used
 
 
 def test_only_the_traps_yield_requests():

@@ -266,8 +266,9 @@ class Kernel:
                     try:
                         if not handler(task, request):
                             break           # the task waits, or is queued
-                    except Exception as error:  # a bad request: its task hears of it
-                        task._exc = error
+                    except Exception as error:  # a fault of the kernel's, not the task's
+                        raise RuntimeError(f'tale: internal error answering {request[0]!r} '
+                                           f'for {task!r}') from error
             if debug:
                 self.check_invariants(between_ticks=True)
 
@@ -358,11 +359,15 @@ class Kernel:
         task._value = self._new_task(coro, daemon)
         return True
 
+    def _refuse(self, task, error):
+        """Refuse a bad request: `error` is raised at the task's await."""
+        task._exc = error
+        return True
+
     def trap_join(self, task, request):
         target = request[1]
         if target is task:
-            task._exc = RuntimeError(f'{task!r} cannot join itself')
-            return True
+            return self._refuse(task, RuntimeError(f'{task!r} cannot join itself'))
         if target._done:
             task._value = None
             return True
@@ -379,14 +384,16 @@ class Kernel:
             task._value = None
             self._ready.append(task)
             return
+        if seconds != seconds:          # nan: it would never fire, and break the heap
+            return self._refuse(task, ValueError(f'cannot sleep {seconds!r} seconds'))
         task._waiting = 'sleep'
         task._undo = self._set_timer(seconds, task, None)   # the timer's number
 
     def trap_cancel(self, task, request):
         _, target, exc = request
         if target is task:
-            task._exc = RuntimeError(f'{task!r} cannot cancel itself; raise instead')
-            return True
+            return self._refuse(task, RuntimeError(f'{task!r} cannot cancel itself; '
+                                                   'raise instead'))
         task._value = self._cancel(target, CancelledError() if exc is None else exc)
         return True
 
@@ -396,6 +403,8 @@ class Kernel:
 
     def trap_timeout(self, task, request):
         _, seconds, exc = request
+        if seconds != seconds:
+            return self._refuse(task, ValueError(f'no deadline is {seconds!r} seconds away'))
         task._value = self._set_timer(seconds, task, exc)
         return True
 
@@ -412,16 +421,14 @@ class Kernel:
         task._undo = cell.clear
 
     def trap_read_wait(self, task, request):
-        self._wait_file(task, request[1], READ)
+        return self._wait_file(task, request[1], READ)
 
     def trap_write_wait(self, task, request):
-        self._wait_file(task, request[1], WRITE)
+        return self._wait_file(task, request[1], WRITE)
 
     # Timers: a heap of numbered deadlines, killed by number.
     def _set_timer(self, seconds, task, exc):
-        """Arm a timer for `task`; answer its number, which kills it."""
-        if seconds != seconds:          # nan: it would never fire, and break the heap
-            raise ValueError(f'cannot wait {seconds!r} seconds')
+        """Arm a timer for `task`; answer its number, which kills it (`seconds` is no nan)."""
         number = self._timers_set = self._timers_set + 1
         if seconds != float('inf'):     # an infinite delay is no timer at all
             heapq.heappush(self._timers, (self.clock.now() + seconds, number, exc))
@@ -438,14 +445,19 @@ class Kernel:
 
     # Files: one _File per descriptor, registered lazily, tidied before each poll.
     def _wait_file(self, task, fileobj, event):
-        file = self._file(fileobj)
+        try:
+            file = self._file(fileobj)
+        except (AttributeError, TypeError, ValueError, OSError) as error:
+            return self._refuse(task, error)    # not a file, or a closed one
         waiter = file.reader if event == READ else file.writer
         if waiter is not None:
-            raise RuntimeError(f'{waiter!r} already waits on {fileobj!r} for that')
+            return self._refuse(task, RuntimeError(
+                f'{waiter!r} already waits on {fileobj!r} for that'))
         if not file.events & event and not self._register(file, file.events | event):
             file = self._file(fileobj)      # the OS had forgotten it: afresh
             if not self._register(file, event):
-                raise ClosedResourceError(errno.EBADF, f'{fileobj!r} is closed')
+                return self._refuse(task, ClosedResourceError(
+                    errno.EBADF, f'{fileobj!r} is closed'))
         if event == READ:
             file.reader = task
         else:

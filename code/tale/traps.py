@@ -20,29 +20,9 @@ def _trap(request):
     return (yield request)
 
 
-async def _spawn(coro, daemon):
-    """Start `coro` as a new task; answer the `Task` at once."""
-    return await _trap(('spawn', coro, daemon))
-
-
 async def _join(task):
     """Wait until `task` has finished (its outcome is read from the task)."""
     return await _trap(('join', task))
-
-
-async def _sleep(seconds):
-    """Wait `seconds` on the kernel's clock."""
-    return await _trap(('sleep', seconds))
-
-
-async def _read_wait(fileobj):
-    """Wait until `fileobj` is readable."""
-    return await _trap(('read_wait', fileobj))
-
-
-async def _write_wait(fileobj):
-    """Wait until `fileobj` is writable."""
-    return await _trap(('write_wait', fileobj))
 
 
 async def _cancel(task, exc=None):
@@ -105,7 +85,7 @@ def sleep(seconds):
 
 async def current_task():
     """Return the `Task` running this code: the very object `spawn` returned."""
-    return await _trap(('current',))
+    return await _current()
 
 
 async def wait_readable(fileobj):
