@@ -149,6 +149,24 @@ def test_a_descriptor_closed_and_reused_wakes_the_old_waiter_and_serves_the_new(
     assert any(isinstance(g, tuple) for g in got)
 
 
+def test_a_file_the_os_cannot_poll_is_refused_with_the_os_error():
+    import tempfile
+
+    async def main():
+        with tempfile.TemporaryFile() as f:
+            with pytest.raises(PermissionError):     # epoll: EPERM for a regular file
+                await tale.wait_readable(f)
+        a, b = socket.socketpair()
+        with a, b:
+            b.send(b'x')
+            await tale.wait_readable(a)              # and the loop goes on
+        return 'fine'
+
+    if not hasattr(__import__('select'), 'epoll'):
+        pytest.skip('the rule for regular files is epoll\'s (Linux)')
+    assert tale.run(main) == 'fine'
+
+
 # 2. An outside cancellation wins over a scope's own deadline.
 
 @pytest.mark.parametrize('scope', [tale.move_on_after, tale.timeout_after])

@@ -453,11 +453,14 @@ class Kernel:
         if waiter is not None:
             return self._refuse(task, RuntimeError(
                 f'{waiter!r} already waits on {fileobj!r} for that'))
-        if not file.events & event and not self._register(file, file.events | event):
-            file = self._file(fileobj)      # the OS had forgotten it: afresh
-            if not self._register(file, event):
-                return self._refuse(task, ClosedResourceError(
-                    errno.EBADF, f'{fileobj!r} is closed'))
+        if not file.events & event:         # not registered for it yet: tell the OS
+            known = file.events
+            refused = self._register(file, known | event)
+            if refused is not None and known:
+                file = self._file(fileobj)      # the OS had forgotten it: afresh
+                refused = self._register(file, event)
+            if refused is not None:         # closed, or not a file the OS can poll
+                return self._refuse(task, refused)
         if event == READ:
             file.reader = task
         else:
@@ -482,17 +485,19 @@ class Kernel:
         return file
 
     def _register(self, file, events):
-        """Tell the selector; False (and `file` dropped) if the OS refuses."""
+        """Tell the selector; if the OS refuses, drop `file` and answer its error."""
         try:
             if file.events:
                 self._selector.modify(file.fd, events, file)
             else:
                 self._selector.register(file.fd, events, file)
-        except (OSError, ValueError, KeyError):
-            self._drop_file(file, 'was closed')
-            return False
+        except (OSError, ValueError, KeyError) as error:
+            closed = getattr(error, 'errno', errno.EBADF) in (errno.EBADF, errno.ENOENT)
+            self._drop_file(file, 'was closed' if closed else f'cannot be watched ({error})')
+            return (ClosedResourceError(errno.EBADF, f'{file.fileobj!r} is closed')
+                    if closed else error)
         file.events = events
-        return True
+        return None
 
     def _file_done(self, file, event):
         # Deferred: a task that reads, then waits to read again, keeps its
@@ -536,7 +541,7 @@ class Kernel:
             if not wanted:
                 self._drop_file(file, '')
             elif wanted != file.events:
-                self._register(file, wanted)    # if refused, its waiters hear of it
+                self._register(file, wanted)    # if refused, its waiters hear why
         self._stale_files.clear()
 
     def _close_file(self, fileobj, why):
