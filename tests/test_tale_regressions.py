@@ -167,6 +167,40 @@ def test_a_file_the_os_cannot_poll_is_refused_with_the_os_error():
     assert tale.run(main) == 'fine'
 
 
+def test_a_number_reused_behind_the_kernels_back_serves_the_new_file():
+    # Waiters that pass bare numbers cannot tell a closed descriptor from an
+    # open one; the OS can, when the kernel next changes the registration.
+    a, b = socket.socketpair()
+    fd = a.fileno()
+    seen = []
+
+    async def old_reader():
+        try:
+            await tale.wait_readable(fd)
+            seen.append('old woken as readable')
+        except tale.ClosedResourceError:
+            seen.append('old hears it was closed')
+
+    async def main():
+        old = await tale.spawn(old_reader)
+        await tale.sleep(0)
+        a.close()
+        c, d = socket.socketpair()
+        with c, d:
+            if c.fileno() != fd:
+                c, d = d, c
+            if c.fileno() != fd:
+                pytest.skip('the OS did not hand the number back')
+            await tale.wait_writable(fd)             # the new socket, by number
+            seen.append('new writable')
+            await old.join()
+
+    with deadline():
+        tale.run(main)
+    b.close()
+    assert sorted(seen) == ['new writable', 'old hears it was closed']
+
+
 # 2. An outside cancellation wins over a scope's own deadline.
 
 @pytest.mark.parametrize('scope', [tale.move_on_after, tale.timeout_after])
