@@ -28,6 +28,7 @@ import pytest
 import tale
 import tale.streams
 from tale import IncompleteRead, LineTooLong, Stream
+from tale.examples import echo_server
 
 ROOT = Path(__file__).resolve().parent.parent
 CODE = ROOT / "code"
@@ -330,6 +331,78 @@ def test_a_peer_that_never_stops_sending_does_not_starve_other_tasks():
         far.close()
         feeder.join(5)
     assert ticks >= 20
+
+
+@no_leaks
+def test_reading_buffered_lines_steps_aside_every_so_often():
+    """A thousand lines from one recv: readline must not hold the loop for all of them."""
+    async def other(log):
+        while True:
+            log.append("other")
+            await tale.sleep(0)
+
+    async def main():
+        near, far = tcp_pair()
+        async with Stream(near) as stream:
+            far.sendall(b"x\n" * 1000)
+            far.close()
+            await tale.sleep(0.01)
+            log = []
+            task = await tale.spawn(other, log)
+            count = 0
+            while await stream.readline():
+                count += 1
+            await task.cancel()
+            return count, len(log)
+    count, others = run(main)
+    assert count == 1000
+    assert others >= 1000 // tale.streams.FAIR_TURNS - 1
+
+
+@no_leaks
+def test_the_echo_server_survives_random_hostile_clients():
+    """Clients that send random bytes, stop halfway, reset, or half-close at random."""
+    rng = random.Random(1515)
+
+    async def hostile(port, n):
+        sock = socket.create_connection(("127.0.0.1", port))
+        stream = Stream(sock)
+        try:
+            payload = rng.randbytes(rng.choice([0, 1, 100, 70000, 300000]))
+            action = rng.choice(["echo", "reset", "half-close", "leave"])
+            if action == "reset":
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                await stream.send_all(payload[:1000])
+                return "reset"
+            if action == "leave":
+                await stream.send_all(payload[:1000])
+                return "left"
+            sender = await tale.spawn(stream.send_all, payload)
+            got = await stream.read_exactly(len(payload))
+            await sender.join()
+            if action == "half-close":
+                await stream.send_eof()
+                assert await stream.receive_some() == b""
+            return got == payload
+        finally:
+            await stream.aclose()
+
+    async def main():
+        server, (_, port) = await start_server(echo_server.echo)   # quiet on resets
+        outcomes = []
+        for round_ in range(4):
+            tasks = [await tale.spawn(hostile, port, n) for n in range(25)]
+            outcomes += [await task.join() for task in tasks]
+        # and after all that, an ordinary client is served
+        async with await tale.open_connection("127.0.0.1", port) as stream:
+            await stream.send_all(b"still here")
+            assert await stream.read_exactly(10) == b"still here"
+        await server.cancel()
+        return outcomes
+    with contextlib.redirect_stderr(io.StringIO()) as err:
+        outcomes = run(main, limit=30)
+    assert False not in outcomes and True in outcomes
+    assert "Traceback" not in err.getvalue()
 
 
 # ---------------------------------------------------------------- dialing
