@@ -273,6 +273,9 @@ async def serve_tcp(handler, host='127.0.0.1', port=0, *, backlog=128,
     accept fails for want of descriptors or memory (``EMFILE``...), it
     sleeps `ACCEPT_RETRY` seconds and tries again.
     """
+    if not callable(handler):
+        raise TypeError(f'serve_tcp needs a function to call with each stream, '
+                        f'not {handler!r}')
     listener = socket.create_server((host, port), backlog=backlog)
     handlers = {}                       # task -> the stream it serves
     try:
