@@ -526,11 +526,32 @@ def test_grace_lets_handlers_finish_and_then_cancels_the_rest():
 
 @no_leaks
 def test_a_server_inside_a_timeout_stops_cleanly_too():
+    async def client(ready):
+        while not ready:
+            await tale.sleep(0.01)
+        async with await tale.open_connection(*ready[0]) as stream:
+            await stream.send_all(b"x")
+            assert await stream.read_exactly(1) == b"x"
+            return await stream.receive_some()         # until the server stops
+
     async def main():
+        ready = []
+        talker = await tale.spawn(client, ready)
+        start = tale.clock()
         async with tale.move_on_after(0.2) as scope:
-            await tale.serve_tcp(echo)
-        return scope.expired
-    assert run(main)
+            await tale.serve_tcp(echo, on_ready=ready.append, grace=0.2)
+        took = tale.clock() - start
+        return scope.expired, await talker.join(), took
+    expired, last, took = run(main)
+    assert expired and last == b"" and 0.35 < took < 1.0
+
+
+@no_leaks
+def test_a_handler_that_is_not_callable_is_refused_before_listening():
+    async def main():
+        with pytest.raises(TypeError, match="serve_tcp needs a function"):
+            await tale.serve_tcp(b"not a function")
+    run(main)
 
 
 def test_on_ready_failing_closes_the_listener():
