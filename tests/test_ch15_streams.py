@@ -978,3 +978,25 @@ def test_readline_within_times_out_and_loses_nothing():
             await peer.send_eof()
             assert await readline_within(stream, 1) == b"next"
     run(main)
+
+
+def test_closing_a_stream_wakes_a_task_waiting_on_it():
+    import socket as _socket
+    import tale
+    a, b = _socket.socketpair()
+
+    async def main():
+        stream = tale.Stream(a)
+        reader = await tale.spawn(stream.receive_some)
+        await tale.sleep(0.01)              # the reader waits for bytes
+        await stream.aclose()
+        try:
+            await reader.join()
+        except tale.ClosedResourceError:
+            return 'woken', tale.clock()
+        return 'not woken'
+
+    start = __import__('time').monotonic()
+    result = tale.run(main)
+    b.close()
+    assert result[0] == 'woken' and result[1] - start < 0.3

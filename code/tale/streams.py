@@ -12,6 +12,7 @@ import sys
 import traceback
 
 from .timeouts import move_on_after
+from .kernel import notify_closing
 from .traps import _cancel, current_task, sleep, spawn, wait_readable, wait_writable
 
 #: How many bytes one `Stream.receive_some` asks the kernel for, by default.
@@ -98,6 +99,9 @@ class Stream:
         is being torn down.
         """
         self._buffer.clear()
+        if self.socket.fileno() >= 0:
+            with contextlib.suppress(RuntimeError):     # no loop running: nobody waits
+                notify_closing(self.socket)
         self.socket.close()
 
     async def _recv(self, max_bytes):
