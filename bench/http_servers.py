@@ -1,6 +1,6 @@
 """HTTP hello servers under wrk: tale's example server against minimal servers on the other loops.
 
-    python bench/http_servers.py [--rounds 3] [--duration 3] [--connections 50] [--json FILE]
+    python bench/http_servers.py [--rounds 5] [--duration 2] [--connections 50] [--json FILE]
 
 Each server runs in its own process pinned to core 0 (``taskset -c 0``);
 wrk runs pinned to core 1 (``taskset -c 1 wrk -t1 -cN -dDs``), against
@@ -222,8 +222,8 @@ def measure(name, duration, connections):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--serve', choices=[n for n, f in SERVERS.items() if f], help=argparse.SUPPRESS)
-    parser.add_argument('--rounds', type=int, default=3)
-    parser.add_argument('--duration', type=int, default=3, help='seconds of wrk per sample')
+    parser.add_argument('--rounds', type=int, default=5)
+    parser.add_argument('--duration', type=int, default=2, help='seconds of wrk per sample')
     parser.add_argument('--connections', type=int, default=50)
     parser.add_argument('--only', nargs='*', choices=list(SERVERS), help='measure only these')
     parser.add_argument('--json', help='also write the samples to this file')
