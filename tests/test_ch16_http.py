@@ -244,6 +244,20 @@ def test_malformed_request_gets_its_status_and_a_closed_connection(server, data,
     assert [s for s, h, b in got] == [200, status]
 
 
+def test_after_an_error_the_server_half_closes_and_keeps_reading(server):
+    """Lingering close: closing with unread input would reset the connection, which can
+    destroy a response the client has not read; so the server sends its end, then drains."""
+    with socket.create_connection(('127.0.0.1', server), timeout=5) as sock:
+        sock.sendall(b'GET / HTTP/1.1\r\nHost: a\r\nX : y\r\n\r\n')
+        data = b''
+        while chunk := sock.recv(65536):          # the response, then the server's end
+            data += chunk
+        assert [s for s, h, b in responses(data)] == [400]
+        for _ in range(3):                        # still read by the server: no reset
+            sock.sendall(b'x' * 10000)
+            time.sleep(0.05)
+
+
 def test_body_over_the_limit_gets_413(server):
     got = responses(talk(server, b'POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 100001\r\n\r\n'))
     assert [(s, h['connection']) for s, h, b in got] == [(413, 'close')]
