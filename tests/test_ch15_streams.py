@@ -11,7 +11,6 @@ import functools
 import io
 import os
 import random
-import resource
 import shutil
 import signal
 import socket
