@@ -16,6 +16,9 @@ Intended differences, kept out of the programs (chapter 10 tells them):
   cancellation into a task that has not started, so its body never runs.
   On trio, each task of these programs begins with
   ``checkpoint_if_cancelled()``, which makes trio do what tale does.
+- Every async call of trio is a checkpoint: waiting for an event already
+  set yields to the other tasks; tale's join of a finished task answers at
+  once.  The trio side does not wait for an event that is set.
 - A task whose wait is already over (woken, not yet run) and is cancelled:
   tale throws the cancellation in instead of the answer, as asyncio does;
   trio lets it run on to its next checkpoint.  Distinct deadlines keep the
@@ -180,7 +183,8 @@ async def trio_ops(run, me, program, children, nursery):
             child, handle = children[op[1] % len(children)]
             if op[0] == 'cancel':
                 handle.cancel()
-            await handle.done.wait()
+            if not handle.done.is_set():    # (trio's wait() would yield even then)
+                await handle.done.wait()
             log.append((op[0], child, handle.outcome, when(trio.current_time())))
         elif op[0] == 'move_on':
             with trio.move_on_after(op[1]) as scope:
