@@ -34,3 +34,43 @@ def pytest_runtest_makereport(item, call):
         report.outcome = "failed"
         report.longrepr = f"skipped in CI ({reason}); .ci/run must install what it needs"
 pytest_plugins = ["pytester"]
+
+
+def _open_descriptors():
+    return set(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else set()
+
+
+@pytest.fixture(autouse=True)
+def leak_guard(request):
+    """Fail the test that leaves a file descriptor open or a thread running.
+
+    (A task cannot outlive its run: `tale.run` finishes every task, and a
+    failure nobody joined is already an error, by pytest.ini.)  Descriptors
+    are counted from the process, so a socket, a pipe or a selector that a
+    test forgets is caught whoever made it.
+    """
+    import gc
+    import threading
+    fds_before = _open_descriptors()
+    threads_before = set(threading.enumerate())
+    yield
+    if request.node.get_closest_marker("leaks_descriptors"):
+        return
+    gc.collect()                       # what is only waiting for the collector
+    leaked = _open_descriptors() - fds_before
+    if leaked:
+        kinds = sorted({os.readlink(f"/proc/self/fd/{fd}").split(":")[0]
+                        for fd in leaked if os.path.lexists(f"/proc/self/fd/{fd}")})
+        pytest.fail(f"the test left {len(leaked)} descriptor(s) open: {kinds}")
+    for _ in range(50):                # give finishing threads a moment
+        stray = [t for t in threading.enumerate() if t not in threads_before and t.is_alive()]
+        if not stray:
+            break
+        threading.Event().wait(0.02)
+    else:
+        pytest.fail(f"the test left threads running: {[t.name for t in stray]}")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "leaks_descriptors(reason): the test keeps "
+                            "descriptors open on purpose (say why)")

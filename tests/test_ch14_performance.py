@@ -107,6 +107,7 @@ def test_results_are_committed_from_a_full_run(data):
     assert data["meta"]["backends"]["asyncio"]["ok"]
 
 
+@pytest.mark.leaks_descriptors("matplotlib keeps its font files open, a cache for the process")
 def test_tables_are_what_the_report_makes_of_the_samples(data, tmp_path):
     report = bench("report")
     report.write_all(data, str(tmp_path))
