@@ -37,7 +37,16 @@ pytest_plugins = ["pytester"]
 
 
 def _open_descriptors():
-    return set(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else set()
+    """{descriptor: what it is}, without the one that lists the directory."""
+    found = {}
+    for fd in os.listdir("/proc/self/fd") if os.path.isdir("/proc/self/fd") else ():
+        try:
+            what = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:                 # the listing's own, closed already
+            continue
+        if not what.endswith("/fd"):
+            found[fd] = what
+    return found
 
 
 @pytest.fixture(autouse=True)
@@ -57,10 +66,9 @@ def leak_guard(request):
     if request.node.get_closest_marker("leaks_descriptors"):
         return
     gc.collect()                       # what is only waiting for the collector
-    leaked = _open_descriptors() - fds_before
+    leaked = set(_open_descriptors().items()) - set(fds_before.items())
     if leaked:
-        kinds = sorted({os.readlink(f"/proc/self/fd/{fd}").split(":")[0]
-                        for fd in leaked if os.path.lexists(f"/proc/self/fd/{fd}")})
+        kinds = sorted({what.split(":")[0] for _, what in leaked})
         pytest.fail(f"the test left {len(leaked)} descriptor(s) open: {kinds}")
     for _ in range(50):                # give finishing threads a moment
         stray = [t for t in threading.enumerate() if t not in threads_before and t.is_alive()]
