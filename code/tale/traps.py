@@ -20,34 +20,34 @@ def _trap(request):
     return (yield request)
 
 
-async def _join(task):
+def _join(task):
     """Wait until `task` has finished (its outcome is read from the task)."""
-    return await _trap(('join', task))
+    return _trap(('join', task))
 
 
-async def _cancel(task, exc=None):
+def _cancel(task, exc=None):
     """Throw `exc` (a new `CancelledError` by default) into `task`; do not wait."""
-    return await _trap(('cancel', task, exc))
+    return _trap(('cancel', task, exc))
 
 
-async def _current():
+def _current():
     """Answer the running task at once."""
-    return await _trap(('current',))
+    return _trap(('current',))
 
 
-async def _timeout(seconds, exc):
+def _timeout(seconds, exc):
     """Set a timer that throws `exc` into this task; answer its handle."""
-    return await _trap(('timeout', seconds, exc))
+    return _trap(('timeout', seconds, exc))
 
 
-async def _untimeout(handle):
+def _untimeout(handle):
     """Disarm the timer `handle` from `_timeout` if it has not fired."""
-    return await _trap(('untimeout', handle))
+    return _trap(('untimeout', handle))
 
 
-async def _park(waiters, owner):
+def _park(waiters, owner):
     """Append this task, in a cell, to the deque `waiters` and wait to be woken."""
-    return await _trap(('park', waiters, owner))
+    return _trap(('park', waiters, owner))
 
 
 # The public face: what tasks call.
@@ -83,9 +83,10 @@ def sleep(seconds):
     yield YIELD if seconds <= 0 else ('sleep', seconds)
 
 
-async def current_task():
-    """Return the `Task` running this code: the very object `spawn` returned."""
-    return await _current()
+def current_task():
+    """Return the `Task` running this code: ``await current_task()``, the very
+    object `spawn` returned."""
+    return _current()
 
 
 async def wait_readable(fileobj):
