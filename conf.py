@@ -54,6 +54,8 @@ togglebutton_hint_hide = "Hide the solution"
 
 # SVG in HTML.  The LaTeX builder ignores this and always asks dot for PDF.
 graphviz_output_format = "svg"
+# One font for every label, also where a diagram sets none (a cluster's title).
+graphviz_dot_args = ["-Gfontname=Helvetica", "-Nfontname=Helvetica", "-Efontname=Helvetica"]
 
 # --- The PDF ---------------------------------------------------------------
 
