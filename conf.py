@@ -54,6 +54,8 @@ togglebutton_hint_hide = "Hide the solution"
 
 # SVG in HTML.  The LaTeX builder ignores this and always asks dot for PDF.
 graphviz_output_format = "svg"
+# One font for every label, also where a diagram sets none (a cluster's title).
+graphviz_dot_args = ["-Gfontname=Helvetica", "-Nfontname=Helvetica", "-Efontname=Helvetica"]
 
 # --- The PDF ---------------------------------------------------------------
 
@@ -68,6 +70,9 @@ latex_show_urls = "footnote"
 TALE_WRAP_MARK = "\u21aa"
 latex_elements = {
     "papersize": "a4paper",
+    # A book read on a screen as much as on paper: no blank page to make a
+    # chapter or a part start on the right (tests/test_pdf.py checks it).
+    "extraclassoptions": "openany,oneside",
     "pointsize": "10pt",
     "fvset": r"\fvset{fontsize=\small}",
     "sphinxsetup": ",".join([

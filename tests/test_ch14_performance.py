@@ -3,8 +3,9 @@
 The chapter's numbers come from ``book/results/``, written by ``make bench``.
 These tests check that those files are there (a fresh clone builds the book
 without running a benchmark), that the tables are exactly what bench/report.py
-makes of the committed raw samples, and that every number in the chapter's
-prose appears in the results.
+makes of the committed raw samples, that every number in the prose of the
+chapter and of its appendix (book/bench-notes.md) appears in the results, and
+that the chapter leaves the lab notebook (runs, drift, targets) to the appendix.
 """
 import importlib
 import gc
@@ -24,6 +25,7 @@ from solutions.ch14_ex2 import cached_send, sleep
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "book" / "results"
 CHAPTER = ROOT / "book" / "ch14-performance.md"
+NOTES = ROOT / "book" / "bench-notes.md"
 TABLES = ("machine.txt", "summary.txt", "floors.txt", "stages.txt", "scaling.txt",
           "echo_profile.txt", "targets.txt")
 VARIANT_TABLES = ("optimisations.txt", "unused.txt", "recheck.txt", "gc_timers.txt")
@@ -211,13 +213,27 @@ def prose(markdown):
     return text
 
 
-def test_every_number_in_the_prose_comes_from_the_results():
+@pytest.mark.parametrize("page", [CHAPTER, NOTES], ids=["chapter", "notes"])
+def test_every_number_in_the_prose_comes_from_the_results(page):
     known = set()
     for path in RESULTS.rglob("*"):
         if path.suffix in (".txt", ".json"):
             known |= numbers_in(path.read_text(), prefixes=True)
     allowed = {"127.0.0.1"}
-    stray = sorted(n for n in numbers_in(prose(CHAPTER.read_text()))
+    stray = sorted(n for n in numbers_in(prose(page.read_text()))
                    if n not in known and n not in allowed
                    and not (n.isdigit() and int(n) <= 10))
-    assert stray == [], f"numbers in ch14 that no results file contains: {stray}"
+    assert stray == [], f"numbers in {page.name} that no results file contains: {stray}"
+
+
+def test_the_chapter_leaves_runs_drift_and_targets_to_the_notes():
+    """The chapter teaches; the appendix keeps the lab notebook and every table of it."""
+    chapter, notes = CHAPTER.read_text(), NOTES.read_text()
+    notebook = re.compile(r"\b(targets?|load average|drift|commit|earlier runs?|"
+                          r"second run|recheck)\b", re.I)
+    assert notebook.findall(prose(chapter).replace("the targets the library", "")) == []
+    for table in ("machine.txt", "targets.txt", "recheck.txt", "rerun/targets.txt"):
+        include = f":::{{include}} results/{table}"
+        assert include in notes and include not in chapter, table
+    for table in ("summary.txt", "floors.txt"):
+        assert f":::{{include}} results/{table}" in chapter, table

@@ -130,6 +130,44 @@ def test_nothing_runs_off_the_page(pdf):
     assert not bad, "content runs off the page (see tale.log):\n" + "\n".join(bad)
 
 
+def test_no_page_is_blank(text):
+    """A PDF read on a screen has no blank page: not after the title page, not
+    after a part's title, not at a chapter's end (conf.py: openany, oneside)."""
+    pages = text.split("\f")[:-1]                 # pdftotext ends with a form feed
+    blank = [n for n, page in enumerate(pages, start=1) if not page.strip()]
+    assert len(pages) > 100
+    assert not blank, f"blank pages: {blank}"
+
+
+# Every warning LaTeX may write to tale.log, and why it is harmless.  Anything
+# else fails the build: a warning nobody explained is a warning nobody read.
+EXPLAINED_WARNINGS = {
+    "Package cmap Warning: pdftex not detected - exiting.":
+        "cmap maps fonts for pdfTeX; the book is set with xelatex, which maps "
+        "its OpenType fonts itself",
+}
+
+
+def test_every_latex_warning_is_explained(pdf):
+    log = (pdf.parent / "tale.log").read_text(errors="replace")
+    found = re.findall(r"^((?:LaTeX|Package \w+|Class \w+|LaTeX Font)\s+Warning:[^\n]*)",
+                       log, re.M)
+    unexplained = sorted({re.sub(r"\s+on input line \d+\.?$", "", w).strip()
+                          for w in found} - set(EXPLAINED_WARNINGS))
+    assert not unexplained, "LaTeX warnings to fix or explain:\n" + "\n".join(unexplained)
+
+
+def test_no_label_is_defined_twice(pdf):
+    """The solutions moved to the appendix keep labels of their own chapter."""
+    log = (pdf.parent / "tale.log").read_text(errors="replace")
+    assert "multiply defined" not in log
+
+
+def test_chapter_is_never_hyphenated(text):
+    """"chapter" heads narrow table columns; "chap-ter" there reads badly."""
+    assert not re.search(r"chap-\s*\n\s*ters?\b", text, re.I)
+
+
 def test_no_chapter_uses_the_wrap_marker():
     """Otherwise the marker test could not tell a wrapped line from the text."""
     users = [c.name for c in BOOK.glob("*.md") if conf.TALE_WRAP_MARK in c.read_text()]

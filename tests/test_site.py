@@ -294,3 +294,122 @@ def test_screenshots_at_desktop_and_phone_width(desktop, phone, base_url):
         else:
             box = sidebar.bounding_box()
             assert not sidebar.is_visible() or box is None or box["x"] + box["width"] <= 0
+
+
+def book_pages() -> list[str]:
+    """Every page of the book a reader reads: the chapters and the back matter."""
+    return [chapter.docname for chapter in chapters()] + ["index"]
+
+
+UNFOLD = "() => document.querySelectorAll('.toggle-hidden')" \
+         ".forEach(e => e.classList.remove('toggle-hidden'))"
+
+
+def test_no_listing_scrolls_sideways_at_desktop_width(desktop, base_url):
+    """At 1280 px every line of every listing, solutions unfolded, fits its box."""
+    scrolling, seen = [], 0
+    for name in book_pages():
+        page = desktop.open(base_url + f"{name}.html")
+        page.evaluate(UNFOLD)
+        found = page.evaluate("""() => [...document.querySelectorAll('article pre')]
+            .map(pre => [pre.scrollWidth, pre.clientWidth,
+                         pre.textContent.split('\\n').reduce(
+                             (a, l) => l.length > a.length ? l : a, '')])""")
+        seen += len(found)
+        scrolling += [f"{name}: {w} > {c} px: {line.strip()[:60]!r}"
+                      for w, c, line in found if w > c + 1]
+    assert seen > 100, f"only {seen} listings found"
+    assert not scrolling, f"{len(scrolling)} of {seen} listings scroll:\n" + "\n".join(scrolling)
+
+
+DIAGRAMS = """() => [...document.querySelectorAll('article div.graphviz')].map(box => {
+    const shown = box.querySelector('object, img, svg');
+    const svg = shown.tagName === 'OBJECT' ? shown.contentDocument.querySelector('svg')
+              : shown.tagName === 'svg' ? shown : null;
+    const rect = shown.getBoundingClientRect(), outer = box.getBoundingClientRect();
+    let smallest = null;
+    if (svg) {
+        const units = svg.viewBox.baseVal && svg.viewBox.baseVal.width
+                    ? svg.viewBox.baseVal.width : svg.width.baseVal.value;
+        const sizes = [...svg.querySelectorAll('text')].map(t =>
+            parseFloat(t.getAttribute('font-size') || getComputedStyle(t).fontSize));
+        smallest = Math.min(...sizes) * rect.width / units;
+    }
+    return {svg: !!svg, smallest, right: rect.right, boxRight: outer.right,
+            scrolls: box.scrollWidth > box.clientWidth + 1,
+            fonts: svg ? [...new Set([...svg.querySelectorAll('text')]
+                        .map(t => t.getAttribute('font-family')))] : []};
+})"""
+SMALLEST_LABEL_PX = 9.5
+
+
+@pytest.mark.parametrize("width", ["desktop", "phone"])
+def test_every_diagram_is_readable(width, desktop, phone, base_url):
+    """Labels of at least 9.5 px as rendered, in one font, and the whole diagram
+    on screen: either it fits the viewport or it scrolls inside its own box."""
+    watched, viewport = (desktop, DESKTOP) if width == "desktop" else (phone, PHONE)
+    problems, seen = [], 0
+    for name in book_pages():
+        page = watched.open(base_url + f"{name}.html")
+        for n, diagram in enumerate(page.evaluate(DIAGRAMS), start=1):
+            seen += 1
+            where = f"{name}, diagram {n}"
+            if not diagram["svg"]:
+                problems.append(f"{where}: not an SVG the test can read")
+                continue
+            if diagram["smallest"] < SMALLEST_LABEL_PX:
+                problems.append(f"{where}: labels {diagram['smallest']:.1f} px")
+            if len(diagram["fonts"]) > 1:
+                problems.append(f"{where}: labels in {diagram['fonts']}")
+            if diagram["boxRight"] > viewport["width"] + 1 or (
+                    diagram["right"] > viewport["width"] + 1 and not diagram["scrolls"]):
+                problems.append(f"{where}: wider than the screen")
+    assert seen >= 10, f"only {seen} diagrams found"
+    assert not problems, "\n".join(problems)
+
+
+HEADING_GAPS = """() => [...document.querySelectorAll('article h1, article h2, article h3')]
+    .filter(h => h.querySelector('a.headerlink')).map(h => {
+        const before = h.getBoundingClientRect().height;
+        const link = h.querySelector('a.headerlink');
+        link.style.display = 'none';
+        const after = h.getBoundingClientRect().height;
+        link.style.display = '';
+        return [h.textContent.replace('#', '').trim(), before, after];
+    })"""
+
+
+@pytest.mark.parametrize("width", ["desktop", "phone"])
+def test_no_heading_has_a_blank_line_under_it(width, desktop, phone, base_url):
+    """The "#" link after a heading never takes a line of its own."""
+    watched = desktop if width == "desktop" else phone
+    gaps = []
+    for name in book_pages():
+        page = watched.open(base_url + f"{name}.html")
+        gaps += [f"{name}: {title!r} {before:.0f} px, {after:.0f} px without its link"
+                 for title, before, after in page.evaluate(HEADING_GAPS) if before > after + 1]
+    assert not gaps, "\n".join(gaps)
+
+
+def test_code_in_a_table_cell_does_not_break_inside_a_name(desktop, base_url):
+    broken = []
+    for name in book_pages():
+        page = desktop.open(base_url + f"{name}.html")
+        broken += [f"{name}: {text!r}" for text in page.evaluate(
+            """() => [...document.querySelectorAll('article table code')]
+                .filter(c => !/\\s/.test(c.textContent.trim()) && c.getClientRects().length > 1)
+                .map(c => c.textContent)""")]
+    assert not broken, "\n".join(broken)
+
+
+def test_a_listing_that_replaces_a_block_links_to_it_and_marks_its_changes(desktop, base_url):
+    page = desktop.open(base_url + "ch05-time.html")
+    listings = page.evaluate("""() => [...document.querySelectorAll('div.literal-block-wrapper')]
+        .filter(w => /replaces/.test(w.querySelector('.code-block-caption').textContent))
+        .map(w => ({link: (w.querySelector('.code-block-caption a.reference.internal') || {})
+                          .href || null,
+                    marked: w.querySelectorAll('span.hll').length,
+                    lines: w.querySelector('pre').textContent.trim().split('\\n').length}))""")
+    assert listings, "chapter 5 has no listing that replaces a block"
+    assert all(l["link"] and "#block-" in l["link"] for l in listings), listings
+    assert any(0 < l["marked"] < l["lines"] for l in listings), listings

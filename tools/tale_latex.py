@@ -60,6 +60,22 @@ def _solutions_by_chapter(doctree):
     return groups
 
 
+AUTO_ID = re.compile(r"^id\d+$")
+
+
+def _own_ids(node, docname):
+    """Give the automatic ids (id1, id2, ...) of a moved solution its chapter's name.
+
+    LaTeX labels are named after the document a node is written in; a solution
+    moved to the appendix is written in the root document, where the id3 of one
+    chapter would meet the id3 of another ("multiply defined" labels).
+    """
+    for element in node.findall(nodes.Element):
+        if element.get("ids"):
+            element["ids"] = [f"{docname}-{i}" if AUTO_ID.match(i) else i
+                              for i in element["ids"]]
+
+
 def shape_latex_book(app, doctree, docname):
     """Parts, unnumbered front matter, appendices and solutions, for LaTeX only."""
     if app.builder.format != "latex" or docname != app.config.root_doc:
@@ -134,8 +150,11 @@ def shape_latex_book(app, doctree, docname):
             group += nodes.paragraph("", "", _raw(
                 r"\phantomsection\label{tale-sol-%d}\emph{(The exercise is on page "
                 r"\hyperref[tale-ex-%d]{\pageref*{tale-ex-%d}}.)}" % (number, number, number)))
-            group.extend(child for child in list(node.children)
-                         if not isinstance(child, nodes.title))
+            moved = [child for child in list(node.children)
+                     if not isinstance(child, nodes.title)]
+            for child in moved:
+                _own_ids(child, docname)
+            group.extend(moved)
     top += appendix
 
 

@@ -5,6 +5,8 @@
    whose caption says where the listing goes: the file it is written to, or the
    name of the block and the file(s) it ends up in, plus the optional
    ``action="..."`` attribute of the fence ("new file", "replaces «x»", ...).
+   A listing that replaces an earlier block links to it in its caption and
+   has the lines it changes emphasised.
 2. ``stage`` shows a whole tangled file with the lines that are new since a
    previous stage emphasised, so a chapter can end with its complete program.
 3. Chapters are numbered straight through the book, although each Part is its
@@ -37,6 +39,7 @@ FENCE = re.compile(
 ATTR = re.compile(r'(\w+)=("[^"]*"|\S+)')
 BLOCK_ID = re.compile(r"#([\w-]+)")
 REFERENCE = re.compile(r"^[ \t]*<<([\w-]+)>>[ \t]*$", re.MULTILINE)
+REPLACES = re.compile(r"replaces «([\w-]+)»")
 
 
 def parse_attrs(text: str) -> dict[str, str]:
@@ -106,6 +109,14 @@ class TangleBlock(CodeBlock):
             caption = f"«{name}» in {describe_files(targets.get(name, []))}"
         else:
             raise self.error("a tangled block needs file=... or #block-id")
+        bodies = self.env.app.tale_bodies
+        replaced = REPLACES.search(action or "")
+        if replaced and replaced[1] in bodies:
+            old = replaced[1]
+            action = action.replace(f"«{old}»", f"{{ref}}`«{old}» <block-{old}>`")
+            marked = changed_lines(bodies[old].splitlines(), list(self.content))
+            if marked and len(marked) < len([line for line in self.content if line.strip()]):
+                self.options.setdefault("emphasize-lines", ",".join(map(str, marked)))
         if action:
             caption += f" — {action}"
         self.options["caption"] = caption
@@ -169,6 +180,8 @@ def collect_targets(app):
     if missing:
         raise ExtensionError(f"entangled.toml lists missing chapters: {missing}")
     app.tale_targets = block_targets(root, chapters)
+    app.tale_bodies = {attrs["id"]: body for _chapter, attrs, body in read_blocks(root, chapters)
+                       if "id" in attrs}
 
 
 def _shift(number, offset):

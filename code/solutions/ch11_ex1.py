@@ -3,7 +3,10 @@ import tale
 
 
 async def race(*corofuncs):
-    """Run every ``corofunc()`` at once; return the first result, cancel the rest."""
+    """Run every ``corofunc()`` at once; return the first result.
+
+    The others are cancelled.
+    """
     winner = []
     tasks = []
 

@@ -11,7 +11,10 @@ class Elapsed:
 
 @contextlib.contextmanager
 def elapsed():
-    """``with elapsed() as e: ...``, then ``e.seconds`` is the loop time it took."""
+    """``with elapsed() as e: ...``, then ``e.seconds`` is the time it took.
+
+    The time is the loop's clock, virtual or real.
+    """
     result = Elapsed()
     start = tale.clock()
     try:
