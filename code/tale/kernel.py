@@ -267,8 +267,8 @@ class Kernel:
                         if not handler(task, request):
                             break           # the task waits, or is queued
                     except Exception as error:  # a fault of the kernel's, not the task's
-                        raise RuntimeError(f'tale: internal error answering {request[0]!r} '
-                                           f'for {task!r}') from error
+                        raise RuntimeError(f'tale: internal error answering '
+                                           f'{request[0]!r} for {task!r}') from error
             if debug:
                 self.check_invariants(between_ticks=True)
 
@@ -351,7 +351,7 @@ class Kernel:
             lines += [f'  {t!r}: {t._exception!r}' for t in failed]
         return DeadlockError('\n'.join(lines), stuck, failed)
 
-    # Traps.  Each takes the task and its whole request (cheaper than a
+    # Handlers.  Each takes the task and its whole request (cheaper than a
     # star-call), and answers at once (sets task._value, returns True) or
     # leaves the task waiting with an _undo, or queued (returns None).
     def trap_spawn(self, task, request):
@@ -404,7 +404,7 @@ class Kernel:
     def trap_timeout(self, task, request):
         _, seconds, exc = request
         if seconds != seconds:
-            return self._refuse(task, ValueError(f'no deadline is {seconds!r} seconds away'))
+            return self._refuse(task, ValueError(f'a deadline {seconds!r} seconds away'))
         task._value = self._set_timer(seconds, task, exc)
         return True
 
@@ -428,7 +428,7 @@ class Kernel:
 
     # Timers: a heap of numbered deadlines, killed by number.
     def _set_timer(self, seconds, task, exc):
-        """Arm a timer for `task`; answer its number, which kills it (`seconds` is no nan)."""
+        """Arm a timer for `task`; answer its number, which kills it (no nan here)."""
         number = self._timers_set = self._timers_set + 1
         if seconds != float('inf'):     # an infinite delay is no timer at all
             heapq.heappush(self._timers, (self.clock.now() + seconds, number, exc))
@@ -493,7 +493,8 @@ class Kernel:
                 self._selector.register(file.fd, events, file)
         except (OSError, ValueError, KeyError) as error:
             closed = getattr(error, 'errno', errno.EBADF) in (errno.EBADF, errno.ENOENT)
-            self._drop_file(file, 'was closed' if closed else f'cannot be watched ({error})')
+            why = 'was closed' if closed else f'cannot be watched ({error})'
+            self._drop_file(file, why)
             return (ClosedResourceError(errno.EBADF, f'{file.fileobj!r} is closed')
                     if closed else error)
         file.events = events

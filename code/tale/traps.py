@@ -10,7 +10,7 @@ test checks that both sides match).
 import types
 
 #: The request made by ``sleep(0)``, built once: the kernel recognises this very
-#: object and takes its fast path (``tests/test_tale_kernel.py`` pins both paths).
+#: object and takes its fast path.
 YIELD = ('sleep', 0)
 
 
