@@ -84,14 +84,15 @@ TOKEN = rb"[-!#$%&'*+.^_`|~0-9A-Za-z]+"
 REQUEST_LINE = re.compile(rb'(%s) ([!-~]+) HTTP/([0-9]\.[0-9])' % TOKEN)
 FIELD_LINE = re.compile(rb'(%s):[ \t]*([^\x00-\x08\x0a-\x1f\x7f]*)' % TOKEN)
 QUOTED = rb'"(?:[\t !#-\[\]-~\x80-\xff]|\\[\t -~\x80-\xff])*"'
-CHUNK_LINE = re.compile(rb'([0-9A-Fa-f]{1,16})(?:[ \t]*;[ \t]*%s(?:[ \t]*=[ \t]*(?:%s|%s))?)*'
-                        % (TOKEN, TOKEN, QUOTED))
+CHUNK_EXTENSION = rb'[ \t]*;[ \t]*%s(?:[ \t]*=[ \t]*(?:%s|%s))?' % (TOKEN, TOKEN, QUOTED)
+CHUNK_LINE = re.compile(rb'([0-9A-Fa-f]{1,16})(?:%s)*' % CHUNK_EXTENSION)
 TOKEN_STR = re.compile(TOKEN.decode())
 DIGITS = re.compile(r'[0-9]{1,18}')
 HOST = re.compile(r"(?:\[[0-9A-Fa-f:.]+\]|[-A-Za-z0-9._~%!$&'()*+,;=]*)(?::[0-9]*)?")
 
 
-REQUEST_LINE_STATE, HEADERS, BODY, CHUNK_SIZE, CHUNK_DATA, CHUNK_END, TRAILERS, END, DONE = range(9)
+(REQUEST_LINE_STATE, HEADERS, BODY, CHUNK_SIZE, CHUNK_DATA, CHUNK_END, TRAILERS,
+ END, DONE) = range(9)
 
 
 class RequestParser:
@@ -215,11 +216,13 @@ class RequestParser:
         method, target, version = match.groups()
         if version != b'1.1' and version != b'1.0':
             raise HTTPError(505, f'HTTP/{version.decode()} is not supported')
-        self._request = Request(method.decode(), target.decode(), version.decode(), self._fields)
+        self._request = Request(method.decode(), target.decode(), version.decode(),
+                                self._fields)
 
     def _field_line(self, line, fields):
         if line[0] in b' \t':
-            raise HTTPError(400, 'obsolete line folding, or whitespace before the first header')
+            raise HTTPError(400, 'obsolete line folding, '
+                                 'or whitespace before the first header')
         match = FIELD_LINE.fullmatch(line)
         if match is None:
             name, colon, value = line.partition(b':')
@@ -408,4 +411,5 @@ def format_response(status, body=b'', headers=(), *, request=None, close=False):
 def error_response(error):
     """The response to a request that raised `error`: a short text, then close."""
     body = f'{error.status} {error.reason}\n'.encode('latin-1', 'replace')
-    return format_response(error.status, body, [('Content-Type', 'text/plain; charset=utf-8')])
+    return format_response(error.status, body,
+                           [('Content-Type', 'text/plain; charset=utf-8')])

@@ -82,7 +82,7 @@ class HTTPServer:
         return None
 
     async def _linger(self, stream):
-        """Close our side first, and drop what the client still sends, for a second at most."""
+        """Close our side first; drop what the client still sends, a second at most."""
         try:
             await stream.send_eof()
             async with tale.move_on_after(1.0):
@@ -105,7 +105,8 @@ class HTTPServer:
             return self.not_allowed(request, 'GET, HEAD')
         if path == '/echo':
             if method == 'POST':
-                return format_response(200, body, [('Content-Type', 'application/octet-stream')],
+                return format_response(200, body,
+                                       [('Content-Type', 'application/octet-stream')],
                                        request=request)
             return self.not_allowed(request, 'POST')
         if path.startswith('/static/') and self.root is not None:
