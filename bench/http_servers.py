@@ -1,6 +1,6 @@
 """HTTP hello servers under wrk: tale's example server against minimal servers on the other loops.
 
-    python bench/http_servers.py [--rounds 5] [--duration 2] [--connections 50] [--json FILE]
+    python bench/run.py --tool http [--rounds 5] [--duration 2] [--connections 50] [--json FILE]
 
 Each server runs in its own process pinned to core 0 (``taskset -c 0``);
 wrk runs pinned to core 1 (``taskset -c 1 wrk -t1 -cN -dDs``), against
@@ -191,7 +191,17 @@ SERVERS = {
 def server_command(name):
     if name == 'tale':
         return [sys.executable, '-m', 'tale.examples.http_server', '--host', '127.0.0.1', '--port', '0']
-    return [sys.executable, __file__, '--serve', name]
+    here = str(Path(__file__).resolve().parent)
+    return [sys.executable, '-c', f'import sys; sys.path.insert(0, {here!r}); '
+            f'import http_servers; http_servers.serve({name!r})']
+
+
+def serve(name):
+    """Run the minimal server `name` until Ctrl-C (the process of one server)."""
+    try:
+        SERVERS[name]()
+    except KeyboardInterrupt:
+        pass
 
 
 def measure(name, duration, connections):
@@ -221,19 +231,12 @@ def measure(name, duration, connections):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--serve', choices=[n for n, f in SERVERS.items() if f], help=argparse.SUPPRESS)
     parser.add_argument('--rounds', type=int, default=5)
     parser.add_argument('--duration', type=int, default=2, help='seconds of wrk per sample')
     parser.add_argument('--connections', type=int, default=50)
     parser.add_argument('--only', nargs='*', choices=list(SERVERS), help='measure only these')
     parser.add_argument('--json', help='also write the samples to this file')
     args = parser.parse_args(argv)
-    if args.serve:
-        try:
-            SERVERS[args.serve]()
-        except KeyboardInterrupt:
-            pass
-        return 0
     names = args.only or list(SERVERS)
     samples = {name: [] for name in names}
     for round_ in range(args.rounds):
@@ -255,7 +258,3 @@ def main(argv=None):
             'python': sys.version.split()[0], 'date': time.strftime('%Y-%m-%d'),
             'samples': samples}, indent=1) + '\n')
     return 0
-
-
-if __name__ == '__main__':
-    raise SystemExit(main())

@@ -4,6 +4,7 @@
     python bench/run.py --smoke --out DIR   tiny sizes, every installed backend
     python bench/run.py --only variants     one part: main, variants or rejected
     python bench/run.py --report-only       redo the tables and plots from the JSON files
+    python bench/run.py --tool NAME [ARGS]  one standalone measurement (see TOOLS), its own options
 
 Three parts, each written to its own JSON file of raw samples and its tables:
 ``main`` (results.json: every backend on every benchmark, the ladder of
@@ -242,7 +243,20 @@ def report_only(out):
             f.write(report.rerun_text(load("rerun", "results.json")))
 
 
+#: Measurements with a command line of their own, run as ``--tool NAME [ARGS]``:
+#: name -> module of bench/ with a main(argv).
+TOOLS = {"streams": "streams_eagain",    # chapter 15: try the call first, or wait first
+         "http": "http_servers",         # chapter 16: HTTP servers under wrk
+         "redis": "redis_servers"}       # chapter 17: RESP servers under redis-benchmark
+
+
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--tool"]:
+        if len(argv) < 2 or argv[1] not in TOOLS:
+            sys.exit(f"--tool needs one of {', '.join(TOOLS)}")
+        import importlib
+        return importlib.import_module(TOOLS[argv[1]]).main(argv[2:])
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, for tests")
     parser.add_argument("--out", default=os.path.join(ROOT, "book", "results"),

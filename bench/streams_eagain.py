@@ -15,7 +15,7 @@ For each it prints the median time per round trip and how many times the
 loop polled its selector per round trip (counted by a clock that wraps the
 real one).  Run it standalone; it is not part of ``make test``::
 
-    python bench/streams_eagain.py [--trips 20000] [--repeats 5] [--size 64]
+    python bench/run.py --tool streams [--trips 20000] [--repeats 5] [--size 64]
 """
 from __future__ import annotations
 
@@ -118,7 +118,3 @@ def main(argv=None):
         print(f"{name:12}{medians[name]:10.1f}{polls:12.2f}")
     ratio = medians["wait-first"] / medians["try-first"]
     print(f"wait-first takes {ratio:.2f} times as long as try-first")
-
-
-if __name__ == "__main__":
-    main()
