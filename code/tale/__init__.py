@@ -9,6 +9,8 @@ from .taskgroup import TaskGroup
 from .sync import BoundedSemaphore, Condition, Event, Lock, Semaphore
 from .queues import LifoQueue, PriorityQueue, Queue
 from . import testing
+from .tasktree import dump_tasks, dump_tasks_on
+from . import instruments
 
 #: The public names, the ones `book/reference.md` documents.
 __all__ = [
@@ -20,3 +22,4 @@ __all__ = [
     'Event', 'Lock', 'Semaphore', 'BoundedSemaphore', 'Condition',
     'Queue', 'LifoQueue', 'PriorityQueue',
 ]
+__all__ += ['dump_tasks', 'dump_tasks_on']
