@@ -97,8 +97,8 @@ class WatchedKernel(Kernel):
                 self._remove(call.__self__, error)
 
     def _remove(self, instrument, error):
-        for calls in self._calls.values():
-            calls[:] = [c for c in calls if c.__self__ is not instrument]
+        for event, calls in self._calls.items():    # new lists: _emit may be in a loop
+            self._calls[event] = [c for c in calls if c.__self__ is not instrument]
         warnings.warn(f'instrument {instrument!r} raised {error!r} and was removed',
                       RuntimeWarning, stacklevel=2)
 
@@ -250,8 +250,9 @@ class _Stepper:
 class Trace(Instrument):
     """Print one line per event: the time, the task (or the tick), what happened.
 
-    Times are the loop's clock, from the start of the run (exact under a
-    `VirtualClock`); ``times=False`` leaves them out.  Tasks woken by the
+    Times are the loop's clock, as `tale.clock()` reads it (exact under a
+    `VirtualClock`), like the deadlines of the sleeps; ``times=False`` leaves
+    them out.  Tasks woken by the
     loop itself, by I/O or by timers, are printed under the tick that woke
     them.
     """
@@ -259,15 +260,11 @@ class Trace(Instrument):
     def __init__(self, file=None, times=True):
         self.file = file
         self.times = times
-        self._start = None
         self._last = None           # the task that ran last in this tick
         self._waiting = set()       # tasks suspended, not yet woken
 
     def _say(self, who, what):
-        now = _running.kernel.clock.now()
-        if self._start is None:
-            self._start = now
-        when = f'{now - self._start:7.3f}  ' if self.times else ''
+        when = f'{_running.kernel.clock.now():7.3f}  ' if self.times else ''
         print(f'{when}{who:<9} {what}', file=self.file if self.file is not None else sys.stdout)
 
     def tick(self, tick):
