@@ -163,7 +163,7 @@ def svg(width: float, height: float, items: list) -> str:
                         f'fill="{colour}">{text}</text>')
     return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" '
             f'height="{height:.0f}" viewBox="0 0 {width:.0f} {height:.0f}" '
-            'font-family="DejaVu Sans Mono, Courier New, monospace">\n'
+            'font-family="DejaVu Sans Mono, Courier New, monospace" style="white-space: pre">\n'
             f'<rect width="100%" height="100%" fill="#ffffff"/>\n'
             + "\n".join(body) + "\n</svg>\n")
 
