@@ -13,11 +13,13 @@ sample is the CPU time (``time.process_time``) of one ``tale.run``, debug
 mode off.  The report gives, per program, the median of each variant and the
 median over rounds of the ratio to ``before`` measured within the round.
 
-    python bench/instruments.py [--rounds 7] [--before REV]
+    python bench/run.py --instruments [--repeats 9] [--before REV]
+
+(A side measurement, not one of run.py's parts: it compares tale with an
+older tale, taken from git, rather than with other libraries.)
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
@@ -88,20 +90,16 @@ def sample(code: Path, program: str, variant: str) -> float:
     return json.loads(result.stdout)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--rounds", type=int, default=7)
-    parser.add_argument("--before", default=None,
-                        help="git revision of tale before instruments (default: merge-base with main)")
-    args = parser.parse_args()
-    before = args.before or subprocess.run(
+def measure(rounds: int = 9, before: str | None = None) -> str:
+    """Run the rounds; return the report, a few lines of text."""
+    before = before or subprocess.run(
         ["git", "merge-base", "HEAD", "main"], cwd=ROOT, check=True, capture_output=True,
         text=True).stdout.strip()
     with tempfile.TemporaryDirectory() as tmp:
         codes = {"before": checkout(before, Path(tmp)), "off": ROOT / "code", "on": ROOT / "code"}
         times = {p: {v: [] for v in codes} for p in SIZES}
         ratios = {p: {v: [] for v in ("off", "on")} for p in SIZES}
-        for number in range(args.rounds):
+        for number in range(rounds):
             order = list(codes) if number % 2 == 0 else list(reversed(codes))
             for program in SIZES:
                 got = {variant: sample(codes[variant], program,
@@ -110,16 +108,14 @@ def main() -> None:
                     times[program][variant].append(seconds)
                 for variant in ("off", "on"):
                     ratios[program][variant].append(got[variant] / got["before"])
-            print(f"round {number + 1}/{args.rounds} done", file=sys.stderr)
-    print(f"tale before instruments: {before[:12]}; {args.rounds} rounds; CPU seconds, medians")
+            print(f"round {number + 1}/{rounds} done", file=sys.stderr)
+    lines = [f"tale before instruments: {before[:12]}; {rounds} rounds; CPU seconds, medians"]
     for program, n in SIZES.items():
         medians = {v: statistics.median(t) for v, t in times[program].items()}
-        print(f"{program} ({n:,}): before {medians['before']:.3f} s, "
-              f"off {medians['off']:.3f} s, on {medians['on']:.3f} s; "
-              f"off/before {statistics.median(ratios[program]['off']):.3f} "
-              f"(rounds: {min(ratios[program]['off']):.3f}-{max(ratios[program]['off']):.3f}), "
-              f"on/before {statistics.median(ratios[program]['on']):.2f}")
-
-
-if __name__ == "__main__":
-    main()
+        off, on = ratios[program]["off"], ratios[program]["on"]
+        lines.append(f"{program} ({n:,}): before {medians['before']:.3f} s, "
+                     f"off {medians['off']:.3f} s, on {medians['on']:.3f} s; "
+                     f"off/before {statistics.median(off):.3f} "
+                     f"(rounds: {min(off):.3f}-{max(off):.3f}), "
+                     f"on/before {statistics.median(on):.2f}")
+    return "\n".join(lines)
