@@ -64,8 +64,11 @@ def worker_command(pin, backend, *args):
 
 
 def call_worker(cmd, timeout):
+    # A sample is a production run: no debug mode, which (since chapter 19) also
+    # chooses, when tale is imported, a checked `sleep`.
+    env = {k: v for k, v in os.environ.items() if k not in ("TALE_DEBUG", "PYTHONDEVMODE")}
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
     except subprocess.TimeoutExpired:
         return {"error": f"did not finish within {timeout} s"}
     lines = proc.stdout.strip().splitlines()

@@ -77,7 +77,7 @@ class WatchedKernel(Kernel):
                     self._calls[event].append(method)
         self._hooks = self          # the tick calls polled() and batch()
         self._ready = _ReadyQueue(self)
-        self._traps = {tag: self._watched(handler) for tag, handler in self._traps.items()}
+        self._traps = {tag: self._watched(trap) for tag, trap in self._traps.items()}
         self._held = None           # task_scheduled events held back, or None
         self._phase = None          # 'io' or 'timers': who is waking tasks now
         self._woken = {'io': 0, 'timers': 0}
@@ -265,7 +265,8 @@ class Trace(Instrument):
 
     def _say(self, who, what):
         when = f'{_running.kernel.clock.now():7.3f}  ' if self.times else ''
-        print(f'{when}{who:<9} {what}', file=self.file if self.file is not None else sys.stdout)
+        file = self.file if self.file is not None else sys.stdout
+        print(f'{when}{who:<9} {what}', file=file)
 
     def tick(self, tick):
         parts = []
@@ -360,5 +361,6 @@ def _where(task):
             break
         if os.path.dirname(frame.f_code.co_filename) != _TALE:
             where = frame.f_code.co_filename, frame.f_lineno
-        awaited = getattr(awaited, 'cr_await', None) or getattr(awaited, 'gi_yieldfrom', None)
+        awaited = (getattr(awaited, 'cr_await', None)
+                   or getattr(awaited, 'gi_yieldfrom', None))
     return where

@@ -80,7 +80,9 @@ def doing(task, deadlines=None, now=None, queued=None):
     owner, verb = getattr(what, '_owner', None), getattr(what, '_verb', None)
     if verb is not None:                # a WaitQueue: a lock, an event, a queue...
         thing = f'{type(owner).__name__} at {id(owner):#x}'
-        return f'waiting on {thing}' if verb == 'wait on' else f'waiting to {verb} {thing}'
+        if verb == 'wait on':
+            return f'waiting on {thing}'
+        return f'waiting to {verb} {thing}'
     return f'waiting: {task.waiting_on()}'
 
 
