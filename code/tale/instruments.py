@@ -106,6 +106,9 @@ class WatchedKernel(Kernel):
         try:
             return super().run(corofunc, *args)
         finally:
+            deferred, self._deferred = self._deferred or [], None   # a poll interrupted
+            for event, args in deferred:
+                self._emit(event, *args)
             if self._ticks:
                 self._emit('after_run')
 
