@@ -25,9 +25,10 @@ extensions = [
     "sphinx_togglebutton",
     "tale_sphinx",
     "tale_latex",
+    "tale_timeline",
 ]
 root_doc = "index"
-exclude_patterns = ["_build", "conftest.py", "**/.pytest_cache"]
+exclude_patterns = ["_build", "_generated", "conftest.py", "**/.pytest_cache"]
 myst_enable_extensions = ["colon_fence", "deflist"]
 myst_heading_anchors = 3
 pygments_style = "sphinx"

@@ -5,6 +5,7 @@
     python bench/run.py --only variants     one part: main, variants or rejected
     python bench/run.py --report-only       redo the tables and plots from the JSON files
     python bench/run.py --tool NAME [ARGS]  one standalone measurement (see TOOLS), its own options
+    python bench/run.py --instruments       what instruments cost (instruments.py; chapter 19)
 
 Three parts, each written to its own JSON file of raw samples and its tables:
 ``main`` (results.json: every backend on every benchmark, the ladder of
@@ -64,8 +65,11 @@ def worker_command(pin, backend, *args):
 
 
 def call_worker(cmd, timeout):
+    # A sample is a production run: no debug mode, which (since chapter 19) also
+    # chooses, when tale is imported, a checked `sleep`.
+    env = {k: v for k, v in os.environ.items() if k not in ("TALE_DEBUG", "PYTHONDEVMODE")}
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
     except subprocess.TimeoutExpired:
         return {"error": f"did not finish within {timeout} s"}
     lines = proc.stdout.strip().splitlines()
@@ -266,7 +270,14 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, help="rounds of the main benchmarks")
     parser.add_argument("--report-only", action="store_true",
                         help="rewrite the tables and plots from the JSON files in OUT")
+    parser.add_argument("--instruments", action="store_true",
+                        help="measure tale without instruments against tale before them")
+    parser.add_argument("--before", help="with --instruments: the git revision to compare")
     args = parser.parse_args(argv)
+    if args.instruments:
+        import instruments
+        print(instruments.measure(args.repeats or 9, args.before))
+        return 0
     os.makedirs(args.out, exist_ok=True)
     if args.report_only:
         report_only(args.out)

@@ -29,6 +29,7 @@ CAPTION = re.compile(r'^:caption:\s*"?(?P<caption>[^"\n]*)"?\s*$', re.M)
 CODE_FENCE = re.compile(r"^(?P<fence>`{3,}|~{3,})(?P<info>[^\n]*)\n(?P<body>.*?)^(?P=fence)[ \t]*$",
                         re.S | re.M)
 GRAPHVIZ = re.compile(r"^:{3,}\{graphviz\}", re.M)
+TIMELINE = re.compile(r"^:{3,}\{timeline\} (\S+) (\w+)", re.M)   # chapter 19's figures
 DROPDOWN = re.compile(r"^(:{3,})\{admonition\}[^\n]*\n(?::[^\n]*\n)*?:class:[^\n]*\bdropdown\b",
                       re.M)
 

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from bookbuild import (BOOK, CODE_FENCE, DROPDOWN, GRAPHVIZ, ROOT, chapters, missing,
-                       tool)
+from bookbuild import (BOOK, CODE_FENCE, DROPDOWN, GRAPHVIZ, ROOT, TIMELINE, chapters,
+                       missing, tool)
 
 sys.path.insert(0, str(ROOT))
 import conf  # noqa: E402
@@ -221,6 +221,18 @@ def test_diagrams_are_pdf_figures_in_the_pdf(pdf, tex):
     included = re.findall(r"\\sphinxincludegraphics(?:\[[^]]*\])?\{\{?(graphviz-[0-9a-f]+)\}?\.pdf\}",
                           tex)
     assert len(included) == expected, f"{expected} diagrams in the chapters, {len(included)} in the PDF"
+    for name in included:
+        assert (pdf.parent / f"{name}.pdf").read_bytes().startswith(b"%PDF")
+
+
+def test_timelines_are_pdf_figures_in_the_pdf(pdf, tex):
+    """Chapter 19's timelines are drawn at build time, as PDF for LaTeX."""
+    expected = [f"timeline-{Path(path).stem}-{function}"
+                for c in chapters() for path, function in TIMELINE.findall(c.text)]
+    assert expected, "no chapter has a timeline"
+    included = re.findall(r"\\sphinxincludegraphics(?:\[[^]]*\])?\{\{?(timeline-[\w-]+)\}?\.pdf\}",
+                          tex)
+    assert included == expected
     for name in included:
         assert (pdf.parent / f"{name}.pdf").read_bytes().startswith(b"%PDF")
 

@@ -9,6 +9,8 @@ from .taskgroup import TaskGroup
 from .sync import BoundedSemaphore, Condition, Event, Lock, Semaphore
 from .queues import LifoQueue, PriorityQueue, Queue
 from . import testing
+from .tasktree import dump_tasks, dump_tasks_on
+from . import instruments
 
 #: The public names, the ones `book/reference.md` documents.
 __all__ = [
@@ -23,3 +25,4 @@ __all__ = [
 from .streams import IncompleteRead, LineTooLong, Stream, open_connection, serve_tcp
 
 __all__ += ['Stream', 'open_connection', 'serve_tcp', 'LineTooLong', 'IncompleteRead']
+__all__ += ['dump_tasks', 'dump_tasks_on']

@@ -32,6 +32,7 @@ from collections import deque
 from .clock import MonotonicClock
 from .errors import CancelledError, ClosedResourceError, DeadlockError
 from .task import Task
+from .tasktree import task_tree
 from .traps import YIELD, _coroutine
 
 #: The longest one poll may block, in seconds (asyncio caps it at a day too).
@@ -79,15 +80,19 @@ def notify_closing(fileobj):
     running_kernel()._close_file(fileobj, 'was closed by another task')
 
 
-def run(corofunc, *args, clock=None, debug=None):
+def run(corofunc, *args, clock=None, debug=None, instruments=()):
     """Run ``corofunc(*args)`` (or a coroutine object) as the main task.
 
     Returns its result; its exception escapes as itself.  `clock` replaces
     the real clock, for example with `tale.testing.VirtualClock`.  With
     `debug`, the kernel checks its invariants after every tick (the default
     is on when the environment variable ``TALE_DEBUG`` is set, or in
-    Python's development mode, ``python -X dev``).
+    Python's development mode, ``python -X dev``).  `instruments` watch
+    the run from inside (chapter 19).
     """
+    if instruments:
+        from .instruments import WatchedKernel
+        return WatchedKernel(clock, debug, instruments).run(corofunc, *args)
     return Kernel(clock, debug).run(corofunc, *args)
 
 
@@ -99,6 +104,7 @@ class Kernel:
         if debug is None:
             debug = bool(os.environ.get('TALE_DEBUG')) or sys.flags.dev_mode
         self.debug = debug           # check the invariants after every tick
+        self._hooks = None           # what instruments see of the tick, or None (ch. 19)
         self._tasks = {}             # the task table: every unfinished task, in order
         # Tasks to resume, oldest first, each with its answer in _value/_exc.
         # Invariant: a task in _ready is not done and has no _undo
@@ -180,6 +186,7 @@ class Kernel:
         clock = self.clock
         heappop = heapq.heappop
         debug = self.debug
+        hooks = self._hooks
         while True:
             if not self._live:
                 if not self._daemons:
@@ -213,6 +220,8 @@ class Kernel:
                 clock.sleep(timeout)
             elif timeout is None and not ready:
                 raise self._deadlock()
+            if hooks is not None:
+                hooks.polled(timeout)
 
             # Step 3: move the tasks whose timers are due to the ready queue.
             if timers:
@@ -230,6 +239,8 @@ class Kernel:
                         self._cancel(task, exc)
 
             # Step 4: run the batch ready when the tick began; a task woken now waits.
+            if hooks is not None:
+                hooks.batch(len(ready))
             for _ in range(len(ready)):
                 task = popleft()
                 while True:             # one step; repeats only for instant answers
@@ -344,7 +355,7 @@ class Kernel:
         stuck = list(self._tasks)
         failed = [t for t in self._unjoined if not t._retrieved]
         lines = ['deadlock: no task can ever run again.  Waiting:']
-        lines += [f'  {t.name}: {t.waiting_on()}' for t in stuck]
+        lines += task_tree(self, indent='  ')      # as dump_tasks() draws it (ch. 19)
         if failed or self._lost:
             lines.append('Failed, and nobody joined them (the likely cause):')
             lines += [f'  {line}' for line in self._lost]           # already released
@@ -357,6 +368,7 @@ class Kernel:
     def trap_spawn(self, task, request):
         _, coro, daemon = request
         task._value = self._new_task(coro, daemon)
+        task._value._parent = weakref.ref(task)
         return True
 
     def _refuse(self, task, error):

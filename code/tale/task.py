@@ -32,6 +32,7 @@ class Task:
         '_report',       # kernel: reports an unretrieved failure when the task goes
         '_cancelled_by', # kernel: the strongest cancellation it was sent, or None
         '_scope_depth',  # timeouts: how many timeout scopes are open in it
+        '_parent',       # kernel: a weak reference to the task that spawned it, or None
         '__weakref__',
     )
     # Invariant: self._undo is None or not self._done
@@ -53,6 +54,7 @@ class Task:
         self._report = None
         self._cancelled_by = None
         self._scope_depth = 0
+        self._parent = None
 
     @property
     def name(self):
@@ -87,6 +89,12 @@ class Task:
             return f'join {what.name}'
         describe = getattr(what, 'describe_wait', None)     # a file, a wait queue
         return describe(self) if describe is not None else repr(what)
+
+    @property
+    def parent(self):
+        """The task that spawned this one, while it exists; None for the main task."""
+        ref = self._parent
+        return ref() if ref is not None else None
 
     async def join(self):
         """Wait for the task; return its result or raise its own exception object."""

@@ -7,7 +7,11 @@ in tale yield requests, both here: `_trap`, which everything else awaits, and
 a thin wrapper ``_x`` here and a handler ``Kernel.trap_x`` in the kernel (a
 test checks that both sides match).
 """
+import functools
+import os
+import sys
 import types
+import warnings
 
 #: The request made by ``sleep(0)``, built once: the kernel recognises this very
 #: object and takes its fast path.
@@ -97,3 +101,54 @@ async def wait_readable(fileobj):
 async def wait_writable(fileobj):
     """Wait until `fileobj` (anything with ``fileno()``) is ready to write."""
     await _trap(('write_wait', fileobj))
+
+
+class _CheckedSleep:
+    """``sleep(s)`` in debug mode: the same generator, and a warning if never awaited."""
+
+    __slots__ = ('_gen', '_seconds', '_where')
+
+    def __init__(self, gen, seconds, where):
+        self._gen = gen
+        self._seconds = seconds
+        self._where = where         # (file, line) of the call; None once started
+
+    def __await__(self):            # an iterator, driven by send and throw:
+        return self
+
+    def __next__(self):
+        return self.send(None)
+
+    def send(self, value):          # (so that spawn(sleep, 1) works too)
+        self._where = None
+        return self._gen.send(value)
+
+    def throw(self, exc):
+        self._where = None
+        return self._gen.throw(exc)
+
+    def close(self):
+        self._where = None
+        self._gen.close()
+
+    def __getattr__(self, name):    # gi_frame, __qualname__, ...
+        return getattr(self._gen, name)
+
+    def __del__(self):
+        if self._where is not None:
+            warnings.warn_explicit(f'tale.sleep({self._seconds!r}) was never awaited',
+                                   RuntimeWarning, *self._where)
+            self._gen.close()
+
+
+def _checked(sleep):
+    @functools.wraps(sleep)
+    def checked_sleep(seconds):
+        caller = sys._getframe(1)
+        return _CheckedSleep(sleep(seconds), seconds,
+                             (caller.f_code.co_filename, caller.f_lineno))
+    return checked_sleep
+
+
+if os.environ.get('TALE_DEBUG') or sys.flags.dev_mode:
+    sleep = _checked(sleep)
