@@ -10,12 +10,16 @@ array), SET and GET, without pipelining and with ``-P 16``.  The servers are
 
 * ``tale``: chapter 17's server, ``python -m tale.examples.redis_server``;
 * minimal servers that answer PING, SET and GET (and the CONFIG GET that
-  redis-benchmark asks first) on asyncio streams, an asyncio Protocol, a
-  uvloop Protocol, trio, curio, and tale's streams.
+  redis-benchmark asks first):
 
-Every server parses with the same sans-I/O parser (``tale.resp.Parser``) and
-answers a whole batch with one write, so that the servers differ in their
-loop and its I/O path, and tale's full server also in its command engine.
+  - ``asyncio-streams``, the yardstick, written as asyncio streams usually
+    are: ``readline`` for each line, ``readexactly`` for each argument, one
+    ``write`` and ``drain`` per reply;
+  - on asyncio streams, an asyncio Protocol, a uvloop Protocol, trio, curio
+    and tale's streams, servers that all parse with the same sans-I/O parser
+    (``tale.resp.Parser``) and answer a whole batch with one write, so that
+    they differ only in their loop and its I/O path (and tale's full server
+    also in its command engine).
 A round runs every server once, in a new order each round; the table gives
 the median requests per second over the rounds, and the median over rounds of
 each server's ratio to asyncio streams measured in the same round.
@@ -43,7 +47,7 @@ sys.path.insert(0, str(ROOT / 'code'))
 from tale.resp import OK, NULL, Parser, ProtocolError, array, bulk  # noqa: E402
 
 PONG = b'+PONG\r\n'
-SERVERS = ['asyncio-streams', 'asyncio-protocol', 'uvloop-protocol', 'trio', 'curio',
+SERVERS = ['asyncio-streams', 'asyncio-streams-parser', 'asyncio-protocol', 'uvloop-protocol', 'trio', 'curio',
            'tale-minimal', 'tale']
 BASELINE = 'asyncio-streams'
 TESTS = ['PING_INLINE', 'PING_MBULK', 'SET', 'GET']
@@ -83,6 +87,35 @@ def ready(address):
 
 
 async def asyncio_streams(host, port):
+    """asyncio streams as they are usually used: a line, then exactly n bytes."""
+    import asyncio
+
+    async def client(reader, writer):
+        try:
+            while line := await reader.readline():
+                if line[:1] != b'*':                    # an inline command
+                    command = line.split()
+                    if not command:
+                        continue
+                else:
+                    command = []
+                    for _ in range(int(line[1:])):
+                        size = int((await reader.readline())[1:])
+                        command.append((await reader.readexactly(size + 2))[:-2])
+                writer.write(answer(command))
+                await writer.drain()
+        except (ConnectionError, ValueError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(client, host, port)
+    ready(server.sockets[0].getsockname())
+    await server.serve_forever()
+
+
+async def asyncio_streams_parser(host, port):
+    """asyncio streams with the sans-I/O parser: read what came, answer the batch."""
     import asyncio
 
     async def client(reader, writer):
@@ -191,6 +224,9 @@ def run_minimal(name, host, port):
     if name == 'asyncio-streams':
         import asyncio
         asyncio.run(asyncio_streams(host, port))
+    elif name == 'asyncio-streams-parser':
+        import asyncio
+        asyncio.run(asyncio_streams_parser(host, port))
     elif name == 'asyncio-protocol':
         protocol_server(host, port)
     elif name == 'uvloop-protocol':

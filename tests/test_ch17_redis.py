@@ -112,13 +112,17 @@ def exchange(sock, data, expected_length):
 
 # -- started as a user starts it --------------------------------------------------
 
-def test_the_server_starts_listens_and_stops_on_ctrl_c_with_status_0():
+@pytest.mark.parametrize('attempt', range(3))
+def test_the_server_starts_listens_and_stops_on_ctrl_c_with_status_0(attempt):
     server = Server()
     with connect(server.port) as sock:
         assert exchange(sock, b'PING\r\n', 7) == b'+PONG\r\n'
-    idle = connect(server.port)                      # a client still connected
+    idle = connect(server.port)                      # a client still connected...
+    busy = connect(server.port)
+    busy.sendall(b'PING\r\n' * 1000)                # ...and one being served
     status, took, errors = server.stop()
     idle.close()
+    busy.close()
     assert status == 0 and took < 1.0 and 'Traceback' not in errors, errors
 
 
@@ -209,7 +213,10 @@ def test_a_batch_is_answered_with_one_send():
             self.sent.append(data)
 
     stream = FakeStream([b'PING\r\n' * 16 + b'*1\r\n$4\r\nPI', b'NG\r\n'])
-    tale.run(serve_client, Engine(), stream)
+    stream.socket, other = socket.socketpair()
+    with stream.socket, other:
+        other.send(b'!')                            # the socket is always readable
+        tale.run(serve_client, Engine(), stream)
     assert stream.sent == [b'+PONG\r\n' * 16, b'+PONG\r\n']
 
 

@@ -7,6 +7,8 @@ MAX_BULK = 16 * 1024 * 1024
 MAX_INLINE = 64 * 1024
 MAX_REQUEST = 64 * 1024 * 1024
 
+_LENGTHS = {b'$%d' % n: n for n in range(1024)}     # the familiar length lines
+
 
 class ProtocolError(ValueError):
     """Bytes that are not RESP; the message is Redis's wording for the case.
@@ -118,6 +120,8 @@ class Parser:
         self.max_request = max_request
         self.max_inline = max_inline
         self.max_args = max_args
+        self._lengths = _LENGTHS if max_bulk >= len(_LENGTHS) else {
+            line: n for line, n in _LENGTHS.items() if n <= max_bulk}
         self._rest = bytearray()    # received, not yet used
         self._args = []             # the unfinished command's arguments so far
         self._missing = 0           # how many it still lacks; 0: between commands
@@ -179,6 +183,14 @@ class Parser:
                 pos = crlf + 2
                 self._missing = max(count, 0)           # *0 and *-1: no command
                 continue
+            if self._bulk < 0:                          # the short cut first (below)
+                pos = self._whole_arguments(buf, pos, end)
+                if not self._missing:
+                    commands.append(self._args)
+                    self._args, self._size = [], 0
+                    continue
+                if pos == end:
+                    return pos
             if self._bulk < 0:                          # an argument's length line
                 if buf[pos] != 0x24:
                     got = text(buf[pos:pos + 1])
@@ -206,6 +218,27 @@ class Parser:
             if not self._missing:
                 commands.append(self._args)
                 self._args, self._size = [], 0
+        return pos
+
+    def _whole_arguments(self, buf, pos, end):
+        """Read complete arguments with a familiar length line; stop at any other."""
+        args, lengths, missing = self._args, self._lengths, self._missing
+        while missing:
+            crlf = buf.find(b'\r\n', pos, pos + 8)
+            if crlf < 0:
+                break
+            size = lengths.get(bytes(buf[pos:crlf]))
+            start = crlf + 2
+            if size is None or start + size + 2 > end or self._size + size > self.max_request:
+                break
+            stop = start + size
+            if buf[stop] != 0x0D or buf[stop + 1] != 0x0A:
+                break
+            args.append(bytes(buf[start:stop]))
+            self._size += size
+            pos = stop + 2
+            missing -= 1
+        self._missing = missing
         return pos
 
     def _line_end(self, buf, pos, end, what):

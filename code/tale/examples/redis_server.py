@@ -22,7 +22,10 @@ async def serve_client(engine, stream, max_bulk=MAX_BULK):
     session = {}                                    # CLIENT SETNAME's name lives here
     execute = engine.execute
     try:
-        while data := await stream.receive_some():
+        while True:
+            await tale.wait_readable(stream.socket)     # see below
+            if not (data := await stream.receive_some()):
+                return                                  # the client is done
             try:
                 commands = parser.feed(data)
             except ProtocolError as exc:            # reply to what came before, then hang up
@@ -80,7 +83,7 @@ def main(argv=None):
     try:
         tale.run(functools.partial(serve, args.host, args.port,
                                    max_bulk=args.max_bulk, on_ready=announce))
-    except KeyboardInterrupt:
+    except* KeyboardInterrupt:      # Ctrl-C, alone or gathered by a task group
         pass
     return 0
 
