@@ -126,6 +126,18 @@ def test_the_server_starts_listens_and_stops_on_ctrl_c_with_status_0(attempt):
     assert status == 0 and took < 1.0 and 'Traceback' not in errors, errors
 
 
+def test_an_address_in_use_is_reported_in_one_line():
+    server = Server()
+    env = {**os.environ, 'PYTHONPATH': str(ROOT / 'code')}
+    second = subprocess.run(
+        [sys.executable, '-m', 'tale.examples.redis_server', '--port', str(server.port)],
+        capture_output=True, text=True, env=env, timeout=30)
+    server.stop()
+    assert second.returncode == 1 and second.stdout == ''
+    assert second.stderr.startswith('redis_server: [Errno 98] Address already in use')
+    assert 'Traceback' not in second.stderr
+
+
 def test_the_command_line_has_help_and_refuses_bad_options():
     env = {**os.environ, 'PYTHONPATH': str(ROOT / 'code')}
     command = [sys.executable, '-m', 'tale.examples.redis_server']

@@ -6,7 +6,11 @@ prints ``listening on HOST:PORT`` once it accepts clients (``--port 0``
 picks a free port), and stops on Ctrl-C (SIGINT) with exit status 0.
 """
 import argparse
+import contextlib
 import functools
+import signal
+import socket
+import sys
 
 import tale
 from tale.examples.redis_engine import Engine
@@ -73,6 +77,31 @@ def announce(address):
     print(f'listening on {host}:{port}', flush=True)
 
 
+@contextlib.contextmanager
+def interrupt_socket():
+    """A socket that becomes readable when the process gets SIGINT (Ctrl-C)."""
+    reader, writer = socket.socketpair()
+    reader.setblocking(False)
+    writer.setblocking(False)
+    old_fd = signal.set_wakeup_fd(writer.fileno())
+    old_handler = signal.signal(signal.SIGINT, lambda signum, frame: None)
+    try:
+        yield reader
+    finally:
+        signal.signal(signal.SIGINT, old_handler)
+        signal.set_wakeup_fd(old_fd)
+        reader.close()
+        writer.close()
+
+
+async def serve_until(interrupted, *args, **options):
+    """Run `serve(*args, **options)` until the socket `interrupted` is readable."""
+    async with tale.TaskGroup() as group:
+        server = await group.spawn(functools.partial(serve, *args, **options))
+        await tale.wait_readable(interrupted)
+        await server.cancel()
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--host', default='127.0.0.1', help='address to listen on')
@@ -80,12 +109,17 @@ def main(argv=None):
     parser.add_argument('--max-bulk', type=int, default=MAX_BULK, metavar='BYTES',
                         help='the longest argument a client may send')
     args = parser.parse_args(argv)
+    status = 0
     try:
-        tale.run(functools.partial(serve, args.host, args.port,
-                                   max_bulk=args.max_bulk, on_ready=announce))
-    except* KeyboardInterrupt:      # Ctrl-C, alone or gathered by a task group
-        pass
-    return 0
+        with interrupt_socket() as interrupted:
+            tale.run(functools.partial(serve_until, interrupted, args.host, args.port,
+                                       max_bulk=args.max_bulk, on_ready=announce))
+    except* OSError as failure:         # the address is taken, or not ours
+        while isinstance(failure, BaseExceptionGroup):  # a group in a group...
+            failure = failure.exceptions[0]
+        print(f'redis_server: {failure}', file=sys.stderr)
+        status = 1
+    return status
 
 
 if __name__ == '__main__':
