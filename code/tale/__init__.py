@@ -18,3 +18,6 @@ __all__ = [
     'Event', 'Lock', 'Semaphore', 'BoundedSemaphore', 'Condition',
     'Queue', 'LifoQueue', 'PriorityQueue',
 ]
+from .streams import IncompleteRead, LineTooLong, Stream, open_connection, serve_tcp
+
+__all__ += ['Stream', 'open_connection', 'serve_tcp', 'LineTooLong', 'IncompleteRead']
