@@ -6,7 +6,10 @@
 
 Each server runs in its own process pinned to CPU 0 (``taskset -c 0``);
 redis-benchmark runs pinned to CPU 1 and measures PING (inline and as an
-array), SET and GET, without pipelining and with ``-P 16``.  The servers are
+array), SET and GET, one test per run, without pipelining and with ``-P 16``.
+The measure is the server's processor time per request (from /proc), which
+other programs on a shared machine disturb far less than the requests per
+second (also given).  The servers are
 
 * ``tale``: chapter 17's server, ``python -m tale.examples.redis_server``;
 * minimal servers that answer PING, SET and GET (and the CONFIG GET that
@@ -21,8 +24,8 @@ array), SET and GET, without pipelining and with ``-P 16``.  The servers are
     they differ only in their loop and its I/O path (and tale's full server
     also in its command engine).
 A round runs every server once, in a new order each round; the table gives
-the median requests per second over the rounds, and the median over rounds of
-each server's ratio to asyncio streams measured in the same round.
+the median over the rounds, and the median over rounds of each server's ratio
+to asyncio streams measured in the same round.
 
 ``--server NAME --port P`` runs one minimal server (used by the main program):
 it prints ``listening on HOST:PORT`` and stops on SIGINT.
@@ -273,72 +276,90 @@ def stop(process):
         process.wait()
 
 
-def benchmark(port, requests, clients, pipeline):
-    """requests per second for each test, from one redis-benchmark run."""
+def cpu_seconds(pid):
+    """The processor time the main thread of process `pid` has used so far.
+
+    /proc/PID/schedstat counts nanoseconds (/proc/PID/stat counts ticks of
+    10 ms); every server here runs in one thread.
+    """
+    with open(f'/proc/{pid}/schedstat') as f:
+        return int(f.read().split()[0]) / 1e9
+
+
+def benchmark(process, port, test, requests, clients, pipeline):
+    """(requests per second, server CPU µs per request) for one redis-benchmark test."""
     command = ['taskset', '-c', '1', 'redis-benchmark', '-h', '127.0.0.1', '-p', str(port),
-               '-t', 'ping,set,get', '-n', str(requests), '-c', str(clients), '-q']
+               '-t', test.lower(), '-n', str(requests), '-c', str(clients), '-q']
     if pipeline > 1:
         command += ['-P', str(pipeline)]
+    before = cpu_seconds(process.pid)
     result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    cpu = cpu_seconds(process.pid) - before
     rates = dict(re.findall(r'(\w+): ([\d.]+) requests per second', result.stdout))
-    if result.returncode != 0 or set(rates) != set(TESTS) or 'rror' in result.stderr:
+    if result.returncode != 0 or set(rates) != {test} or 'rror' in result.stderr:
         raise SystemExit(f'redis-benchmark failed: {result.stdout[-500:]} {result.stderr[-500:]}')
-    return {test: float(rates[test]) for test in TESTS}
+    return float(rates[test]), cpu / requests * 1e6
 
 
 def measure(rounds, requests, clients, servers):
-    samples = []                            # (round, server, pipeline, test, rate)
+    samples = []                    # (round, server, pipeline, test, rate, cpu µs)
     for round_number in range(rounds):
         order = random.Random(round_number).sample(servers, len(servers))
         for name in order:
             for pipeline in (1, 16):
                 process, port = start(name)
                 try:
-                    rates = benchmark(port, requests, clients, pipeline)
+                    for test in TESTS:
+                        rate, cpu = benchmark(process, port, test, requests, clients, pipeline)
+                        samples.append((round_number, name, pipeline, test, rate, cpu))
                 finally:
                     stop(process)
-                for test, rate in rates.items():
-                    samples.append((round_number, name, pipeline, test, rate))
-                print(f'round {round_number + 1}: {name:17} -P {pipeline:<2} '
-                      + '  '.join(f'{t} {r:9.0f}' for t, r in rates.items()),
-                      file=sys.stderr, flush=True)
+                print(f'round {round_number + 1}: {name:22} -P {pipeline:<2} ' + '  '.join(
+                    f'{t} {r:7.0f}/s {c:5.1f} µs' for _, _, _, t, r, c in samples[-len(TESTS):]),
+                    file=sys.stderr, flush=True)
     return samples
 
 
 def table(samples, servers, rounds):
-    by = {(r, s, p, t): rate for r, s, p, t, rate in samples}
+    cpu = {(r, s, p, t): c for r, s, p, t, _, c in samples}
+    rate = {(r, s, p, t): x for r, s, p, t, x, _ in samples}
     lines = []
     for pipeline in (1, 16):
-        title = 'no pipelining' if pipeline == 1 else f'pipelining -P {pipeline}'
-        lines += [f'**{title}**: thousands of requests per second, median of {rounds} rounds '
-                  f'(in brackets: × {BASELINE}, median of the per-round ratios)', '',
-                  '| server | ' + ' | '.join(TESTS) + ' |',
-                  '|---|' + '---|' * len(TESTS)]
+        title = 'no pipelining' if pipeline == 1 else f'pipelining, -P {pipeline}'
+        lines += [f'**{title}**: the server\'s processor time per request in µs, median of '
+                  f'{rounds} rounds; in brackets, how many times as many requests per '
+                  f'processor second as {BASELINE} (the median of the ratios within each '
+                  f'round); last, requests per second, thousands, the median of the four tests',
+                  '', '| server | ' + ' | '.join(TESTS) + ' | req/s |',
+                  '|---|' + '---|' * (len(TESTS) + 1)]
         for name in servers:
             cells = []
             for test in TESTS:
-                rates = [by[r, name, pipeline, test] for r in range(rounds)]
-                ratios = [by[r, name, pipeline, test] / by[r, BASELINE, pipeline, test]
+                times = [cpu[r, name, pipeline, test] for r in range(rounds)]
+                ratios = [cpu[r, BASELINE, pipeline, test] / cpu[r, name, pipeline, test]
                           for r in range(rounds)]
-                cells.append(f'{statistics.median(rates) / 1000:.0f} '
-                             f'({statistics.median(ratios):.2f})')
-            lines.append(f'| {name} | ' + ' | '.join(cells) + ' |')
+                cells.append(f'{statistics.median(times):.1f} ({statistics.median(ratios):.2f})')
+            rates = statistics.median(statistics.median(rate[r, name, pipeline, t]
+                                                        for r in range(rounds)) for t in TESTS)
+            lines.append(f'| {name} | ' + ' | '.join(cells) + f' | {rates / 1000:.0f} |')
         lines.append('')
     return '\n'.join(lines)
 
 
+def speedup(samples, rounds, name, pipeline):
+    """The median over the tests of `name`'s median per-round speed-up on BASELINE."""
+    cpu = {(r, s, p, t): c for r, s, p, t, _, c in samples}
+    return statistics.median(
+        statistics.median(cpu[r, BASELINE, pipeline, t] / cpu[r, name, pipeline, t]
+                          for r in range(rounds)) for t in TESTS)
+
+
 def verdicts(samples, rounds):
     """The targets: tale >= 1.2x asyncio streams with -P 16, and not behind it plain."""
-    by = {(r, s, p, t): rate for r, s, p, t, rate in samples}
-
-    def ratio(pipeline):
-        return statistics.median(
-            statistics.median(by[r, 'tale', pipeline, t] / by[r, BASELINE, pipeline, t]
-                              for r in range(rounds)) for t in TESTS)
-    piped, plain = ratio(16), ratio(1)
-    return [f'- tale against {BASELINE} with -P 16: {piped:.2f}× (target ≥ 1.2×: '
+    piped, plain = speedup(samples, rounds, 'tale', 16), speedup(samples, rounds, 'tale', 1)
+    return [f'- tale against {BASELINE}, -P 16: {piped:.2f}× (target ≥ 1.2×: '
             f'{"met" if piped >= 1.2 else "missed"})',
-            f'- tale against {BASELINE} without pipelining: {plain:.2f}× (target ≥ 1.0×: '
+            f'- tale against {BASELINE}, no pipelining: {plain:.2f}× (target ≥ 1.0×: '
             f'{"met" if plain >= 1.0 else "missed"})']
 
 
@@ -356,7 +377,7 @@ def main():
     if args.server:
         try:
             run_minimal(args.server, args.host, args.port)
-        except KeyboardInterrupt:
+        except* KeyboardInterrupt:          # trio gathers it in a group
             pass
         return
     for tool in ('redis-benchmark', 'taskset'):
@@ -367,11 +388,12 @@ def main():
         raise SystemExit(f'--servers must include {BASELINE} and tale')
     started = time.time()
     samples = measure(args.rounds, args.requests, args.clients, servers)
-    header = [f'redis-benchmark -t ping,set,get -n {args.requests} -c {args.clients} -q, '
+    load = os.getloadavg()[0]
+    header = [f'redis-benchmark -n {args.requests} -c {args.clients} -q, one test a run, '
               f'server on CPU 0, client on CPU 1; {platform.python_implementation()} '
               f'{platform.python_version()}, {platform.machine()}, {os.cpu_count()} CPUs, '
               f'{time.strftime("%Y-%m-%d", time.gmtime(started))}, '
-              f'{time.time() - started:.0f} s in all', '']
+              f'{time.time() - started:.0f} s in all, load average {load:.1f} at the end', '']
     text = '\n'.join(header) + '\n' + table(samples, servers, args.rounds) + '\n' + \
         '\n'.join(verdicts(samples, args.rounds)) + '\n'
     args.out.parent.mkdir(parents=True, exist_ok=True)
