@@ -361,3 +361,18 @@ def test_redis_benchmark_runs_without_errors_and_every_set_is_readable(server, p
         assert len(set(values)) == 1 and len(values[0]) == 8    # one random value
     finally:
         client.close()
+
+
+def test_the_benchmark_script_runs_and_writes_its_table(tmp_path):
+    need('redis-benchmark')
+    need('taskset')
+    out = tmp_path / 'redis_servers.txt'
+    result = subprocess.run(
+        [sys.executable, str(ROOT / 'bench' / 'redis_servers.py'), '--rounds', '1',
+         '--requests', '2000', '--clients', '5', '--servers', 'asyncio-streams,tale-minimal,tale',
+         '--out', str(out)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    text = out.read_text()
+    assert text.count('| tale |') == 2 and text.count('| tale-minimal |') == 2
+    assert '- tale against asyncio-streams, -P 16: ' in text
+    assert 'Traceback' not in result.stderr

@@ -8,6 +8,7 @@ MAX_INLINE = 64 * 1024
 MAX_REQUEST = 64 * 1024 * 1024
 
 _LENGTHS = {b'$%d' % n: n for n in range(1024)}     # the familiar length lines
+_COUNTS = {b'*%d' % n: n for n in range(1024)}      # and count lines
 
 
 class ProtocolError(ValueError):
@@ -122,6 +123,8 @@ class Parser:
         self.max_args = max_args
         self._lengths = _LENGTHS if max_bulk >= len(_LENGTHS) else {
             line: n for line, n in _LENGTHS.items() if n <= max_bulk}
+        self._counts = _COUNTS if max_args >= len(_COUNTS) else {
+            line: n for line, n in _COUNTS.items() if n <= max_args}
         self._rest = bytearray()    # received, not yet used
         self._args = []             # the unfinished command's arguments so far
         self._missing = 0           # how many it still lacks; 0: between commands
@@ -174,12 +177,15 @@ class Parser:
                     if words:                           # an empty line is no command
                         commands.append(words)
                     continue
-                crlf = self._line_end(buf, pos, end, 'mbulk')
-                if crlf < 0:
-                    return pos
-                count = parse_integer(buf[pos + 1:crlf])
-                if count is None or count > self.max_args:
-                    raise ProtocolError('Protocol error: invalid multibulk length')
+                crlf = buf.find(b'\r\n', pos, pos + 8)         # a familiar count?
+                count = self._counts.get(bytes(buf[pos:crlf])) if crlf >= 0 else None
+                if count is None:                       # no: the careful way
+                    crlf = self._line_end(buf, pos, end, 'mbulk')
+                    if crlf < 0:
+                        return pos
+                    count = parse_integer(buf[pos + 1:crlf])
+                    if count is None or count > self.max_args:
+                        raise ProtocolError('Protocol error: invalid multibulk length')
                 pos = crlf + 2
                 self._missing = max(count, 0)           # *0 and *-1: no command
                 continue
