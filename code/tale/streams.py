@@ -67,7 +67,7 @@ class Stream:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.socket = sock
         self._buffer = bytearray()   # received, not yet returned
-        self._turns = 0              # operations done in a row without waiting
+        self._turns = 0              # calls since this stream last waited
         self._reading = False        # True while a task is inside a read
         self._writing = False        # True while a task is inside send_all
 
@@ -81,6 +81,9 @@ class Stream:
     def fileno(self):
         """The socket's file descriptor (-1 once closed)."""
         return self.socket.fileno()
+
+    def _busy(self, doing):
+        raise RuntimeError(f'another task is already {doing} {self!r}')
 
     async def __aenter__(self):
         return self
@@ -96,9 +99,6 @@ class Stream:
         """
         self._buffer.clear()
         self.socket.close()
-
-    def _busy(self, doing):
-        raise RuntimeError(f'another task is already {doing} {self!r}')
 
     async def _recv(self, max_bytes):
         """Receive up to `max_bytes`: try first, wait only on EAGAIN."""
@@ -273,6 +273,9 @@ async def serve_tcp(handler, host='127.0.0.1', port=0, *, backlog=128,
     accept fails for want of descriptors or memory (``EMFILE``...), it
     sleeps `ACCEPT_RETRY` seconds and tries again.
     """
+    if not callable(handler):
+        raise TypeError(f'serve_tcp needs a function to call with each stream, '
+                        f'not {handler!r}')
     listener = socket.create_server((host, port), backlog=backlog)
     handlers = {}                       # task -> the stream it serves
     try:

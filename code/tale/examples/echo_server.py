@@ -27,7 +27,9 @@ def announce(address):
 
 def main(handler, argv=None):
     """Serve `handler` on the address of the command line, until Ctrl-C."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog=f'python -m {__spec__.name}' if __spec__ else None,   # None: a file
+        description=__doc__.splitlines()[0])
     parser.add_argument('--host', default='127.0.0.1', help='address to listen on')
     parser.add_argument('--port', type=int, default=0, help='0: any free port')
     args = parser.parse_args(argv)
