@@ -235,7 +235,8 @@ class Parser:
                 break
             size = lengths.get(bytes(buf[pos:crlf]))
             start = crlf + 2
-            if size is None or start + size + 2 > end or self._size + size > self.max_request:
+            if (size is None or start + size + 2 > end
+                    or self._size + size > self.max_request):
                 break
             stop = start + size
             if buf[stop] != 0x0D or buf[stop + 1] != 0x0A:

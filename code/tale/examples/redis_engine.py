@@ -87,7 +87,8 @@ class Engine:
             option = args[i].upper()
             if option in (b'NX', b'XX') and condition in (None, option):
                 condition = option
-            elif option in (b'EX', b'PX') and unit in (None, option) and i + 1 < len(args):
+            elif (option in (b'EX', b'PX') and unit in (None, option)
+                  and i + 1 < len(args)):
                 unit, amount = option, args[i + 1]
                 i += 1
             else:
@@ -172,7 +173,8 @@ class Engine:
                 return error(f'ERR Unsupported option {text(option)}')
             flags.add(option)
         if b'NX' in flags and len(flags) > 1:
-            return error('ERR NX and XX, GT or LT options at the same time are not compatible')
+            return error('ERR NX and XX, GT or LT options at the same time '
+                         'are not compatible')
         if {b'GT', b'LT'} <= flags:
             return error('ERR GT and LT options at the same time are not compatible')
         if self._live(key) is None:
@@ -208,7 +210,8 @@ class Engine:
     def keys(self, args, session):
         tokens = compile_glob(args[1])
         return array([bulk(key) for key in list(self._values)
-                      if glob_match(args[1], key, tokens) and self._live(key) is not None])
+                      if glob_match(args[1], key, tokens)
+                      and self._live(key) is not None])
 
     def flushall(self, args, session):
         if any(option.upper() not in (b'ASYNC', b'SYNC') for option in args[1:]):
@@ -255,7 +258,8 @@ class Engine:
         sub, session = args[1].lower(), {} if session is None else session
         if sub == b'setname' and len(args) == 3:
             if any(not 0x21 <= c <= 0x7E for c in args[2]):
-                return error('ERR Client names cannot contain spaces, newlines or special characters.')
+                return error('ERR Client names cannot contain spaces, '
+                             'newlines or special characters.')
             session['name'] = args[2]
             return OK
         if sub == b'getname' and len(args) == 2:

@@ -32,7 +32,7 @@ async def serve_client(engine, stream, max_bulk=MAX_BULK):
                 return                                  # the client is done
             try:
                 commands = parser.feed(data)
-            except ProtocolError as exc:            # reply to what came before, then hang up
+            except ProtocolError as exc:    # reply to what came before, then hang up
                 replies = [execute(command, session) for command in exc.commands]
                 replies.append(error(f'ERR {exc}'))
                 await stream.send_all(b''.join(replies))
