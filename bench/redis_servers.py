@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """redis-benchmark against tale's Redis server and minimal RESP servers on other loops.
 
-    python bench/redis_servers.py [--rounds 3] [--requests 200000] [--clients 50]
+    python bench/run.py --tool redis [--rounds 3] [--requests 200000] [--clients 50]
                                   [--out book/results/redis_servers.txt]
 
 Each server runs in its own process pinned to CPU 0 (``taskset -c 0``);
@@ -255,7 +255,10 @@ def start(name):
     if name == 'tale':
         command = [sys.executable, '-m', 'tale.examples.redis_server', '--port', '0']
     else:
-        command = [sys.executable, __file__, '--server', name, '--port', '0']
+        here = str(Path(__file__).resolve().parent)
+        command = [sys.executable, '-c', f'import sys; sys.path.insert(0, {here!r}); '
+                   f'import redis_servers; redis_servers.main(sys.argv[1:])',
+                   '--server', name, '--port', '0']
     env = {**os.environ, 'PYTHONPATH': str(ROOT / 'code')}
     process = subprocess.Popen(['taskset', '-c', '0', *command], stdout=subprocess.PIPE,
                                text=True, env=env, cwd=ROOT)
@@ -363,7 +366,7 @@ def verdicts(samples, rounds):
             f'{"met" if plain >= 1.0 else "missed"})']
 
 
-def main():
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--server', help='run one minimal server (internal)')
     parser.add_argument('--host', default='127.0.0.1')
@@ -373,7 +376,7 @@ def main():
     parser.add_argument('--clients', type=int, default=50)
     parser.add_argument('--servers', default=','.join(SERVERS))
     parser.add_argument('--out', type=Path, default=ROOT / 'book' / 'results' / 'redis_servers.txt')
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.server:
         try:
             run_minimal(args.server, args.host, args.port)
@@ -402,7 +405,3 @@ def main():
         {'requests': args.requests, 'clients': args.clients, 'rounds': args.rounds,
          'samples': samples}, indent=1) + '\n')
     print(text)
-
-
-if __name__ == '__main__':
-    main()

@@ -368,7 +368,7 @@ def test_the_benchmark_script_runs_and_writes_its_table(tmp_path):
     need('taskset')
     out = tmp_path / 'redis_servers.txt'
     result = subprocess.run(
-        [sys.executable, str(ROOT / 'bench' / 'redis_servers.py'), '--rounds', '1',
+        [sys.executable, str(ROOT / 'bench' / 'run.py'), '--tool', 'redis', '--rounds', '1',
          '--requests', '2000', '--clients', '5', '--servers', 'asyncio-streams,tale-minimal,tale',
          '--out', str(out)], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
