@@ -9,6 +9,10 @@ from .taskgroup import TaskGroup
 from .sync import BoundedSemaphore, Condition, Event, Lock, Semaphore
 from .queues import LifoQueue, PriorityQueue, Queue
 from . import testing
+from .threads import ThreadQueue, run_in_thread
+from .signals import open_signal_receiver
+from .shield import shield
+from . import from_thread
 
 #: The public names, the ones `book/reference.md` documents.
 __all__ = [
@@ -20,3 +24,5 @@ __all__ = [
     'Event', 'Lock', 'Semaphore', 'BoundedSemaphore', 'Condition',
     'Queue', 'LifoQueue', 'PriorityQueue',
 ]
+__all__ += ['run_in_thread', 'from_thread', 'ThreadQueue', 'open_signal_receiver',
+            'shield']
