@@ -28,6 +28,7 @@ import selectors
 import sys
 import threading
 import time
+import types
 import weakref
 from collections import deque
 
@@ -188,6 +189,7 @@ class Kernel:
         clock = self.clock
         heappop = heapq.heappop
         debug = self.debug
+        send = types.CoroutineType.send     # every task's coro is native (_coroutine)
         while True:
             if not self._live:
                 if not self._daemons:
@@ -244,7 +246,7 @@ class Kernel:
                     try:
                         exc = task._exc
                         if exc is None:
-                            request = task._context.run(task.coro.send, task._value)
+                            request = task._context.run(send, task.coro, task._value)
                         else:
                             task._exc = None
                             request = task._context.run(task.coro.throw, exc)
