@@ -670,8 +670,8 @@ BUSY_CHILD = textwrap.dedent('''
 
 def test_ctrl_c_at_random_moments_of_a_busy_loop_always_stops_it():
     env = dict(os.environ, PYTHONPATH=str(ROOT / 'code'))
-    rng = random.Random(18)
-    for _ in range(8):
+    rng = random.Random(int(os.environ.get('SEED', 18)))
+    for _ in range(int(os.environ.get('ROUNDS', 8))):
         child = subprocess.Popen([sys.executable, '-c', BUSY_CHILD], env=env,
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
@@ -684,7 +684,11 @@ def test_ctrl_c_at_random_moments_of_a_busy_loop_always_stops_it():
                 child.kill()
                 child.wait()
         assert child.returncode == -signal.SIGINT, err
-        assert err.rstrip().endswith('KeyboardInterrupt'), err
+        # A Ctrl-C between making a coroutine and awaiting it leaves Python's
+        # own warning; anything else after the traceback is a failure.
+        last = [line for line in err.splitlines()
+                if line.strip() and 'was never awaited' not in line][-1]
+        assert last == 'KeyboardInterrupt' and 'Exception ignored' not in err, err
         assert out.split('\n').count('spinner finally') == 20
 
 

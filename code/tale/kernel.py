@@ -165,7 +165,13 @@ class Kernel:
     def _shutdown(self):
         # Cancel every task still alive, and let the loop run their cleanup.
         self._closing = True
+        queued = set(self._ready)
         for task in list(self._tasks):
+            if task._undo is None and task not in queued:   # Ctrl-C caught it between
+                if task.coro.cr_frame is None:  # a step and its bookkeeping (ch. 18)
+                    self._finish(task, None, CancelledError('interrupted'))
+                    continue
+                self._ready.append(task)
             self._cancel(task, CancelledError('the loop is stopping'))
         try:
             self._loop()
