@@ -220,7 +220,7 @@ def test_an_idle_loop_waiting_for_a_thread_uses_no_cpu():
         cpu, wall = idle_cpu.measure('wakeup', 0.5)
         busy, _ = idle_cpu.measure('poll-sleep0', 0.2)
     assert wall >= 0.5 and cpu < 0.05
-    assert busy > 0.05                      # the measurement can tell
+    assert busy > 4 * cpu                   # the measurement can tell (on a busy machine too)
 
 
 def test_one_loop_per_thread_each_with_its_own_wake_up_socket():
