@@ -4,6 +4,7 @@
     python bench/run.py --smoke --out DIR   tiny sizes, every installed backend
     python bench/run.py --only variants     one part: main, variants or rejected
     python bench/run.py --report-only       redo the tables and plots from the JSON files
+    python bench/run.py --thread-wait          a loop waiting for a thread: polling or not
 
 Three parts, each written to its own JSON file of raw samples and its tables:
 ``main`` (results.json: every backend on every benchmark, the ladder of
@@ -252,7 +253,14 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, help="rounds of the main benchmarks")
     parser.add_argument("--report-only", action="store_true",
                         help="rewrite the tables and plots from the JSON files in OUT")
+    parser.add_argument("--thread-wait", action="store_true",
+                        help="only print what an idle loop costs while a thread works "
+                             "(thread_wait.py; chapter 18)")
     args = parser.parse_args(argv)
+    if args.thread_wait:
+        import thread_wait
+        thread_wait.main(["--repeats", str(args.repeats or 3)])
+        return 0
     os.makedirs(args.out, exist_ok=True)
     if args.report_only:
         report_only(args.out)

@@ -213,12 +213,12 @@ def test_the_wake_up_socket_is_made_only_when_needed_and_closed_after():
 def test_an_idle_loop_waiting_for_a_thread_uses_no_cpu():
     sys.path.insert(0, str(ROOT / 'bench'))
     try:
-        import idle_cpu
+        import thread_wait
     finally:
         sys.path.remove(str(ROOT / 'bench'))
     with deadline():
-        cpu, wall = idle_cpu.measure('wakeup', 0.5)
-        busy, _ = idle_cpu.measure('poll-sleep0', 0.2)
+        cpu, wall = thread_wait.measure('wakeup', 0.5)
+        busy, _ = thread_wait.measure('poll-sleep0', 0.2)
     assert wall >= 0.5 and cpu < 0.05
     assert busy > 4 * cpu                   # the measurement can tell (on a busy machine too)
 

@@ -1,6 +1,6 @@
 """What an idle loop costs while a thread works: polling against the wake-up socket.
 
-    python bench/idle_cpu.py [--seconds S] [--repeats N]
+    python bench/run.py --thread-wait [--repeats N]
 
 One task waits for a thread that sleeps `S` seconds (1 by default), three ways:
 ``poll-sleep0`` checks a flag between ``await tale.sleep(0)``, ``poll-1ms``
@@ -57,7 +57,3 @@ def main(argv=None):
         for way in WAYS:
             cpu, wall = measure(way, args.seconds)
             print(f"{way:<12} {cpu:8.4f} {wall:8.3f}")
-
-
-if __name__ == "__main__":
-    main()
