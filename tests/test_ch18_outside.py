@@ -601,10 +601,11 @@ def run_child(moment, interrupts=1, timeout=15):
             assert lines == ['ready']
             time.sleep(0.3)                     # let it get there
             child.send_signal(signal.SIGINT)
-            if interrupts == 2:
-                while (line := child.stdout.readline().strip()) != 'cleaning':
-                    lines.append(line)
-                lines.append(line)
+            if interrupts == 2:         # once main's cleanup hangs, and the worker's is over
+                while not {'cleaning', 'worker cleaned'} <= set(lines):
+                    line = child.stdout.readline()
+                    assert line, (lines, child.stderr.read())
+                    lines.append(line.strip())
                 time.sleep(0.2)
                 child.send_signal(signal.SIGINT)
         start = time.monotonic()
