@@ -6,6 +6,7 @@
     python bench/run.py --report-only       redo the tables and plots from the JSON files
     python bench/run.py --tool NAME [ARGS]  one standalone measurement (see TOOLS), its own options
     python bench/run.py --instruments       what instruments cost (instruments.py; chapter 19)
+    python bench/run.py --thread-wait       a loop waiting for a thread: polling or not (chapter 18)
 
 Three parts, each written to its own JSON file of raw samples and its tables:
 ``main`` (results.json: every backend on every benchmark, the ladder of
@@ -273,10 +274,17 @@ def main(argv=None):
     parser.add_argument("--instruments", action="store_true",
                         help="measure tale without instruments against tale before them")
     parser.add_argument("--before", help="with --instruments: the git revision to compare")
+    parser.add_argument("--thread-wait", action="store_true",
+                        help="only print what an idle loop costs while a thread works "
+                             "(thread_wait.py; chapter 18)")
     args = parser.parse_args(argv)
     if args.instruments:
         import instruments
         print(instruments.measure(args.repeats or 9, args.before))
+        return 0
+    if args.thread_wait:
+        import thread_wait
+        thread_wait.main(["--repeats", str(args.repeats or 3)])
         return 0
     os.makedirs(args.out, exist_ok=True)
     if args.report_only:

@@ -9,6 +9,10 @@ from .taskgroup import TaskGroup
 from .sync import BoundedSemaphore, Condition, Event, Lock, Semaphore
 from .queues import LifoQueue, PriorityQueue, Queue
 from . import testing
+from .threads import ThreadQueue, run_in_thread
+from .signals import open_signal_receiver
+from .shield import shield
+from . import from_thread
 from .tasktree import dump_tasks, dump_tasks_on
 from . import instruments
 
@@ -25,4 +29,6 @@ __all__ = [
 from .streams import IncompleteRead, LineTooLong, Stream, open_connection, serve_tcp
 
 __all__ += ['Stream', 'open_connection', 'serve_tcp', 'LineTooLong', 'IncompleteRead']
+__all__ += ['run_in_thread', 'from_thread', 'ThreadQueue', 'open_signal_receiver',
+            'shield']
 __all__ += ['dump_tasks', 'dump_tasks_on']

@@ -3,7 +3,8 @@
 Principles
 1. Tasks reach the kernel only through traps: `traps._trap` (or `sleep`,
    the busiest call, which is its own trap) yields a request,
-   ``trap_<tag>`` answers it.  The one other door is `reschedule`.
+   ``trap_<tag>`` answers it.  The other doors are `reschedule`, and the
+   wake-up socket through which threads and signals reach the loop.
 2. The kernel is small: whatever can be async code over a few traps
    (timeouts, task groups, locks, queues) lives in its own module.
 3. Every wait carries its undo: a blocked task's ``_undo`` takes it out of
@@ -19,6 +20,7 @@ Principles
 7. When `run` ends, however it ends, every task it started has ended.
 """
 import contextlib
+import contextvars
 import errno
 import heapq
 import os
@@ -26,6 +28,7 @@ import selectors
 import sys
 import threading
 import time
+import types
 import weakref
 from collections import deque
 
@@ -34,6 +37,7 @@ from .errors import CancelledError, ClosedResourceError, DeadlockError
 from .task import Task
 from .tasktree import task_tree
 from .traps import YIELD, _coroutine
+from .wakeup import Wakeup
 
 #: The longest one poll may block, in seconds (asyncio caps it at a day too).
 MAX_WAIT = 86400.0
@@ -120,7 +124,9 @@ class Kernel:
         self._selector = None        # made at the first I/O wait
         self._files = {}             # fd -> _File, the descriptors watched
         self._stale_files = []       # _Files whose waiters changed since the last poll
-        self._io_waits = 0           # Invariant: == number of tasks waiting on files
+        self._io_waits = 0           # Invariant: == tasks waiting on files + _outside
+        self._outside = 0            # wake-ups expected from other threads (ch. 18)
+        self._wakeup = None          # the wake-up socket, made at first use (ch. 18)
         self._swept = 0.0            # when we last looked for closed files
         self._live = 0               # unfinished tasks that are not daemons
         self._daemons = set()        # unfinished daemon tasks
@@ -142,7 +148,8 @@ class Kernel:
         """Run the main task and every non-daemon task to the end."""
         if _running.kernel is not None:
             raise RuntimeError('tale.run() cannot be called inside a running loop')
-        main = self._new_task(_coroutine(corofunc, args, 'tale.run()'), False)
+        main = self._new_task(_coroutine(corofunc, args, 'tale.run()'), False,
+                              contextvars.copy_context())
         _running.kernel = self
         try:
             try:
@@ -155,6 +162,8 @@ class Kernel:
                 self._report_unretrieved()
         finally:
             _running.kernel = None
+            if self._wakeup is not None:
+                self._wakeup.close()
             if self._selector is not None:
                 self._selector.close()
         return main.result()
@@ -162,7 +171,13 @@ class Kernel:
     def _shutdown(self):
         # Cancel every task still alive, and let the loop run their cleanup.
         self._closing = True
+        queued = set(self._ready)
         for task in list(self._tasks):
+            if task._undo is None and task not in queued:   # Ctrl-C caught it between
+                if task.coro.cr_frame is None:  # a step and its bookkeeping (ch. 18)
+                    self._finish(task, None, CancelledError('interrupted'))
+                    continue
+                self._ready.append(task)
             self._cancel(task, CancelledError('the loop is stopping'))
         try:
             self._loop()
@@ -187,6 +202,7 @@ class Kernel:
         heappop = heapq.heappop
         debug = self.debug
         hooks = self._hooks
+        send = types.CoroutineType.send     # every task's coro is native (_coroutine)
         while True:
             if not self._live:
                 if not self._daemons:
@@ -247,10 +263,10 @@ class Kernel:
                     try:
                         exc = task._exc
                         if exc is None:
-                            request = task.coro.send(task._value)
+                            request = task._context.run(send, task.coro, task._value)
                         else:
                             task._exc = None
-                            request = task.coro.throw(exc)
+                            request = task._context.run(task.coro.throw, exc)
                     except StopIteration as stop:
                         self._finish(task, stop.value, None)
                         break
@@ -284,8 +300,8 @@ class Kernel:
                 self.check_invariants(between_ticks=True)
 
     # Tasks begin, end, wake and are cancelled.
-    def _new_task(self, coro, daemon):
-        task = Task(coro, daemon)
+    def _new_task(self, coro, daemon, context):
+        task = Task(coro, daemon, context)
         self._tasks[task] = None
         if daemon:
             self._daemons.add(task)
@@ -324,6 +340,9 @@ class Kernel:
         """Arrange for `exc` to be thrown into `task`; True if it will be."""
         if task._done:
             return False
+        shield = task._shield
+        if shield is not None and exc._rank <= shield.depth:
+            return shield.hold(exc)     # chapter 18: thrown when the shield ends
         pending = task._exc
         if isinstance(pending, CancelledError) and pending._rank <= exc._rank:
             return False            # an equal or stronger cancellation is on its way
@@ -367,7 +386,7 @@ class Kernel:
     # leaves the task waiting with an _undo, or queued (returns None).
     def trap_spawn(self, task, request):
         _, coro, daemon = request
-        task._value = self._new_task(coro, daemon)
+        task._value = self._new_task(coro, daemon, task._context.copy())
         task._value._parent = weakref.ref(task)
         return True
 
@@ -530,6 +549,9 @@ class Kernel:
             events = self.clock.select(self._selector, timeout)
         for key, mask in events:
             file = key.data
+            if file is None:        # the wake-up socket (chapter 18)
+                self._wakeup.drain()
+                continue
             if mask & READ and file.reader is not None:
                 task, file.reader = file.reader, None
                 self._io_waits -= 1
@@ -580,6 +602,22 @@ class Kernel:
                 self._ready.append(task)
         file.reader = file.writer = None
 
+    # Threads and signals reach the loop through its wake-up socket (chapter 18).
+    def wakeup(self):
+        """The loop's `Wakeup`, made and registered with the selector at first use."""
+        wakeup = self._wakeup
+        if wakeup is None:
+            if self._selector is None:
+                self._selector = selectors.DefaultSelector()
+            wakeup = self._wakeup = Wakeup()
+            self._selector.register(wakeup.fileno(), READ, None)
+        return wakeup
+
+    def _expect(self, n):
+        """Expect `n` more (or fewer) wake-ups from outside; the loop polls for them."""
+        self._outside += n
+        self._io_waits += n
+
     def check_invariants(self, between_ticks=False):
         """Assert the rules written next to the kernel's data (debug mode, tests).
 
@@ -597,7 +635,7 @@ class Kernel:
         assert self._live == sum(not t.daemon for t in self._tasks)
         assert self._daemons <= self._tasks.keys()
         waiting = [t for f in self._files.values() for t in (f.reader, f.writer) if t]
-        assert self._io_waits == len(waiting)
+        assert self._io_waits == len(waiting) + self._outside
         assert all(t._undo is not None and t._waiting is f
                    for f in self._files.values() for t in (f.reader, f.writer) if t)
         for fd, file in self._files.items():

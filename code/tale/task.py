@@ -1,4 +1,5 @@
 """Tasks: a coroutine driven by the kernel, and what became of it."""
+import contextvars
 import traceback
 import warnings
 import weakref
@@ -33,13 +34,15 @@ class Task:
         '_cancelled_by', # kernel: the strongest cancellation it was sent, or None
         '_scope_depth',  # timeouts: how many timeout scopes are open in it
         '_parent',       # kernel: a weak reference to the task that spawned it, or None
+        '_context',      # the contextvars.Context its steps run in
+        '_shield',       # the innermost open shield (chapter 18), or None
         '__weakref__',
     )
     # Invariant: self._undo is None or not self._done
     # Invariant: self._undo is not None  <=>  the task waits in a trap
     # Invariant: self._exception is None or self._result is None
 
-    def __init__(self, coro, daemon=False):
+    def __init__(self, coro, daemon=False, context=None):
         self.coro = coro
         self._name = None
         self.daemon = daemon
@@ -55,6 +58,8 @@ class Task:
         self._cancelled_by = None
         self._scope_depth = 0
         self._parent = None
+        self._context = contextvars.copy_context() if context is None else context
+        self._shield = None
 
     @property
     def name(self):

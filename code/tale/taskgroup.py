@@ -50,7 +50,7 @@ class TaskGroup:
     async def _supervise(self, coro):
         try:
             return await coro
-        except CancelledError:
+        except (CancelledError, GeneratorExit):     # GeneratorExit: closed by force
             raise
         except BaseException:
             await self._abort()

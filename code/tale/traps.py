@@ -8,6 +8,7 @@ a thin wrapper ``_x`` here and a handler ``Kernel.trap_x`` in the kernel (a
 test checks that both sides match).
 """
 import functools
+import inspect
 import os
 import sys
 import types
@@ -68,12 +69,18 @@ def spawn(corofunc, *args, daemon=False):
 
 
 def _coroutine(corofunc, args, who):
-    """``corofunc(*args)``, checked: something the kernel can step through."""
+    """``corofunc(*args)``, checked: a native coroutine the kernel can step."""
     coro = corofunc if isinstance(corofunc, types.CoroutineType) else corofunc(*args)
-    if type(coro) is not types.CoroutineType and not hasattr(coro, 'send'):
+    if type(coro) is types.CoroutineType:
+        return coro
+    if not inspect.isawaitable(coro):
         raise TypeError(f'{who} runs async functions, but {corofunc!r} returned '
-                        f'{coro!r}, which cannot be awaited step by step')
-    return coro
+                        f'{coro!r}, which cannot be awaited')
+    async def native():             # the kernel steps native coroutines only
+        return await coro
+    wrapped = native()
+    wrapped.__qualname__ = getattr(coro, '__qualname__', repr(coro))
+    return wrapped
 
 
 @types.coroutine
