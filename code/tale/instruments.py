@@ -66,6 +66,9 @@ EVENTS = tuple(name for name in vars(Instrument) if not name.startswith('_'))
 class WatchedKernel(Kernel):
     """The kernel, reporting every event of the run to its instruments."""
 
+    #: Its tasks' coroutines are steppers, not native coroutines.
+    step = staticmethod(lambda stepper, value: stepper.send(value))
+
     def __init__(self, clock, debug, instruments):
         super().__init__(clock, debug)
         self._calls = {event: [] for event in EVENTS}     # event -> bound methods
@@ -141,10 +144,10 @@ class WatchedKernel(Kernel):
         super()._poll(timeout)
 
     # Where tasks begin, become ready, wait, are cancelled, end.
-    def _new_task(self, coro, daemon):
+    def _new_task(self, coro, daemon, context):
         stepper = _Stepper(self, coro)
         with self._holding(report=self._ticks > 0):     # main: see polled()
-            task = stepper.task = super()._new_task(stepper, daemon)
+            task = stepper.task = super()._new_task(stepper, daemon, context)
             if self._trapping is not None:      # (trap_spawn sets it too, too late)
                 task._parent = weakref.ref(self._trapping)
             if self._ticks:

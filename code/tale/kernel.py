@@ -103,6 +103,10 @@ def run(corofunc, *args, clock=None, debug=None, instruments=()):
 class Kernel:
     """The event loop.  Use `run`; tests may build one to look inside."""
 
+    #: Sends a task's coroutine its answer: the native coroutine's own
+    #: `send`, unbound (every task's coroutine is native, see `_coroutine`).
+    step = types.CoroutineType.send
+
     def __init__(self, clock=None, debug=None):
         self.clock = MonotonicClock() if clock is None else clock
         if debug is None:
@@ -202,7 +206,7 @@ class Kernel:
         heappop = heapq.heappop
         debug = self.debug
         hooks = self._hooks
-        send = types.CoroutineType.send     # every task's coro is native (_coroutine)
+        send = type(self).step          # how a task's coroutine is sent its answer
         while True:
             if not self._live:
                 if not self._daemons:

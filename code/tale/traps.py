@@ -76,8 +76,14 @@ def _coroutine(corofunc, args, who):
     if not inspect.isawaitable(coro):
         raise TypeError(f'{who} runs async functions, but {corofunc!r} returned '
                         f'{coro!r}, which cannot be awaited')
+    steps = coro.__await__() if hasattr(coro, '__await__') else coro    # awaited now
+
+    @types.coroutine
+    def step():
+        return (yield from steps)
+
     async def native():             # the kernel steps native coroutines only
-        return await coro
+        return await step()
     wrapped = native()
     wrapped.__qualname__ = getattr(coro, '__qualname__', repr(coro))
     return wrapped
@@ -120,7 +126,11 @@ class _CheckedSleep:
         self._seconds = seconds
         self._where = where         # (file, line) of the call; None once started
 
-    def __await__(self):            # an iterator, driven by send and throw:
+    def __await__(self):            # an iterator, driven by send and throw;
+        self._where = None          # asked for it is awaited (spawn(sleep, 1) too)
+        return self
+
+    def __iter__(self):
         return self
 
     def __next__(self):
