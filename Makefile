@@ -73,6 +73,8 @@ clean:
 bench: $(VENV)/.installed
 	$(PY) -m pip install --quiet -r requirements-bench.txt
 	$(PY) bench/run.py
+	$(PY) bench/run.py --instruments | tee book/results/instruments.txt
+	$(PY) bench/run.py --thread-wait | tee book/results/thread_wait.txt
 	$(PY) bench/run.py --tool streams | tee book/results/streams.txt
 	@command -v wrk >/dev/null || { echo "make bench: wrk is missing (apt-get install wrk)"; exit 1; }
 	$(PY) bench/run.py --tool http --json book/results/http.json | tee book/results/http.txt
