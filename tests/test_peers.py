@@ -147,3 +147,138 @@ def test_ch13_ch14_curio_reads_the_monotonic_clock_and_collects_its_handlers_by_
     assert "time_monotonic = time.monotonic" in kernel
     assert "clock" not in str(inspect.signature(curio.Kernel.__init__))
     assert re.search(r"locals\(\)\.items\(\)\s+if key\.startswith\('trap_'\)", kernel)
+
+
+# -- chapter 18: threads, signals, Ctrl-C, contexts and shields ----------------------
+
+def test_ch18_cpython_writes_the_wakeup_byte_only_for_a_python_handler():
+    """A signal whose handler is SIG_IGN never reaches the C handler that writes
+    to the wake-up fd; one with a Python handler does."""
+    import os
+    import signal
+    import socket
+    r, w = socket.socketpair()
+    r.setblocking(False)
+    w.setblocking(False)
+    old_handler = signal.signal(signal.SIGUSR2, signal.SIG_IGN)
+    old_fd = signal.set_wakeup_fd(w.fileno(), warn_on_full_buffer=False)
+    try:
+        os.kill(os.getpid(), signal.SIGUSR2)
+        with pytest.raises(BlockingIOError):
+            r.recv(16)
+        signal.signal(signal.SIGUSR2, lambda signum, frame: None)
+        os.kill(os.getpid(), signal.SIGUSR2)
+        assert r.recv(16) == bytes([signal.SIGUSR2])
+    finally:
+        signal.set_wakeup_fd(old_fd)
+        signal.signal(signal.SIGUSR2, old_handler)
+        r.close()
+        w.close()
+
+
+def test_ch18_asyncio_wakes_its_loop_and_receives_signals_through_one_socketpair():
+    import asyncio.selector_events
+    import asyncio.unix_events
+    selector = inspect.getsource(asyncio.selector_events.BaseSelectorEventLoop)
+    assert "self._ssock, self._csock = socket.socketpair()" in selector
+    assert "def _write_to_self(self):" in selector
+    threadsafe = inspect.getsource(asyncio.base_events.BaseEventLoop.call_soon_threadsafe)
+    assert "self._write_to_self()" in threadsafe
+    unix = inspect.getsource(asyncio.unix_events._UnixSelectorEventLoop)
+    assert "signal.set_wakeup_fd(self._csock.fileno())" in unix
+    assert "def _process_self_data(self, data):" in unix
+
+
+def test_ch18_asyncio_threads_and_calls_from_threads():
+    import asyncio.threads
+    import concurrent.futures.thread
+    pool = inspect.getsource(concurrent.futures.thread.ThreadPoolExecutor.__init__)
+    assert "max_workers = min(32, (os.cpu_count() or 1) + 4)" in pool
+    assert "loop.run_in_executor(None, func_call)" in inspect.getsource(asyncio.threads)
+    threadsafe = inspect.getsource(asyncio.run_coroutine_threadsafe)
+    assert "future = concurrent.futures.Future()" in threadsafe
+
+
+def test_ch18_asyncio_run_cancels_the_main_task_on_the_first_ctrl_c():
+    import asyncio.runners
+    on_sigint = inspect.getsource(asyncio.runners.Runner._on_sigint)
+    first, second = on_sigint.split("return", 1)
+    assert "main_task.cancel()" in first and "raise KeyboardInterrupt()" in second
+
+
+def test_ch18_asyncio_steps_each_task_in_a_context_copied_when_it_is_made():
+    import asyncio.events
+    assert "self._context = contextvars.copy_context()" in \
+        inspect.getsource(asyncio.tasks._PyTask.__init__)   # the C Task mirrors it
+    assert "self._context.run(self._callback, *self._args)" in \
+        inspect.getsource(asyncio.events.Handle._run)
+
+
+def test_ch18_curio_threads_queue_shield_and_no_signals():
+    curio = peer("curio", "1.6")
+    from curio import task, thread, workers
+    assert list(inspect.signature(workers.run_in_thread).parameters) == [
+        "callable", "args", "call_on_cancel"]
+    assert callable(thread.AWAIT) and hasattr(curio, "UniversalQueue")
+    package = Path(curio.__file__).parent
+    assert not (package / "signal.py").exists()
+    assert not any("set_wakeup_fd" in path.read_text() for path in package.glob("*.py"))
+    # disable_cancellation keeps a cancellation pending; the kernel raises it at the
+    # next blocking call once cancellation is allowed again.
+    kernel = source(curio, "kernel.py")
+    assert "if current.allow_cancel and current.cancel_pending:" in kernel
+    assert "self.task.allow_cancel = False" in inspect.getsource(task._CancellationManager)
+    assert hasattr(curio, "check_cancellation")
+    # A context per task only on request.
+    assert inspect.signature(curio.Kernel.__init__).parameters["taskcls"].default is task.Task
+    assert "contextvars.copy_context()" in inspect.getsource(task.ContextTask)
+
+
+def test_ch18_trio_to_thread_defaults():
+    trio = peer("trio", "0.35")
+    from trio import _threads
+    from trio._core import _thread_cache
+    parameters = inspect.signature(trio.to_thread.run_sync).parameters
+    assert parameters["abandon_on_cancel"].default is False
+    assert parameters["limiter"].default is None
+    assert _threads.DEFAULT_LIMIT == 40
+    assert _thread_cache.IDLE_TIMEOUT == 10
+    # A thread it starts finds its run in a thread-local; any other passes a token.
+    assert issubclass(_threads._ParentTaskData, __import__("threading").local)
+    assert inspect.signature(trio.from_thread.run).parameters["trio_token"].default is None
+    assert callable(trio.lowlevel.current_trio_token)
+
+
+def test_ch18_trio_every_run_has_a_wakeup_socketpair_the_main_thread_s_gets_signals():
+    trio = peer("trio", "0.35")
+    wakeup = source(trio, "_core/_wakeup_socketpair.py")
+    assert "self.wakeup_sock, self.write_sock = socket.socketpair()" in wakeup
+    on_signals = wakeup[wakeup.index("def wakeup_on_signals"):]
+    assert on_signals.index("if not is_main_thread():") < on_signals.index("set_wakeup_fd")
+    assert "wakeup: WakeupSocketpair = attrs.Factory(WakeupSocketpair)" in \
+        source(trio, "_core/_entry_queue.py")
+    signals = source(trio, "_signals.py")
+    assert "token.run_sync_soon(queue._add, signum, idempotent=True)" in signals
+
+
+def test_ch18_trio_ctrl_c_is_raised_in_user_code_and_deferred_in_protected_code():
+    trio = peer("trio", "0.35")
+    ki = source(trio, "_core/_ki.py")
+    handler = ki[ki.index("        def handler(signum"):]
+    handler = handler[:handler.index("self.handler = handler")]
+    assert "protection_enabled = ki_protection_enabled(frame)" in handler
+    assert "deliver_cb()" in handler.split("else:")[0]
+    assert "raise KeyboardInterrupt" in handler.split("else:")[1]
+    # Protected code is marked by a decorator that records its code object;
+    # any frame of a __del__ method counts as protected; weakref.finalize does not.
+    assert "_CODE_KI_PROTECTION_STATUS_WMAP[f.__code__] = True" in ki
+    assert 'if frame.f_code.co_name == "__del__":\n            return True' in ki
+    assert "finalize" not in ki
+    assert "self.entry_queue.run_sync_soon(self._deliver_ki_cb)" in source(trio, "_core/_run.py")
+
+
+def test_ch18_trio_copies_the_spawning_task_s_context_and_shields_with_a_scope():
+    trio = peer("trio", "0.35")
+    run = source(trio, "_core/_run.py")
+    assert "context = self.system_context.copy() if system_task else copy_context()" in run
+    assert inspect.signature(trio.CancelScope).parameters["shield"].default is False
