@@ -85,6 +85,10 @@ latex_elements = {
         + TALE_WRAP_MARK + "}}}",
     ]),
     "preamble": r"""
+% The keyword-only marker of a signature (the * of serve_tcp) is an
+% abbreviation, set in small capitals, inside an italic signature: FreeSerif
+% has no italic small capitals (LaTeX warned of m/scit).  A plain * it is.
+\protected\def\sphinxstyleabbreviation#1{#1}
 % Sphinx names the table of contents after the first toctree's caption.
 \addto\captionsenglish{\renewcommand{\contentsname}{Contents}}
 \newcounter{talesecnumdepth}

@@ -81,6 +81,8 @@ def leak_guard(request):
     if leaked:
         kinds = sorted({what.split(":")[0] for _, what in leaked})
         pytest.fail(f"the test left {len(leaked)} descriptor(s) open: {kinds}")
+    if request.node.get_closest_marker("keeps_threads"):
+        return
     for _ in range(50):                # give finishing threads a moment
         stray = [t for t in threading.enumerate() if t not in threads_before and t.is_alive()]
         if stray and all(t.name == "tale worker" for t in stray) and _pool_is_idle():
@@ -95,3 +97,5 @@ def leak_guard(request):
 def pytest_configure(config):
     config.addinivalue_line("markers", "leaks_descriptors(reason): the test keeps "
                             "descriptors open on purpose (say why)")
+    config.addinivalue_line("markers", "keeps_threads(reason): the test starts threads "
+                            "that a fixture owns and ends later (say why)")

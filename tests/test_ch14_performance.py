@@ -237,3 +237,16 @@ def test_the_chapter_leaves_runs_drift_and_targets_to_the_notes():
         assert include in notes and include not in chapter, table
     for table in ("summary.txt", "floors.txt"):
         assert f":::{{include}} results/{table}" in chapter, table
+
+
+@pytest.mark.parametrize("name", ["ch15-streams", "ch16-http", "ch17-redis", "ch19-inside"])
+def test_part_three_leaves_its_lab_notes_to_the_appendix(name):
+    """Part III's measurements: a question, a table, its lessons; the method is in the notes."""
+    [chapter] = CHAPTER.parent.glob(f"{name}.md")
+    notebook = re.compile(r"\b(load average|drift|commits?|earlier runs?|second run|"
+                          r"recheck|build machine|shared machine|held to|"
+                          r"targets? (?:met|missed))\b", re.I)
+    assert notebook.findall(prose(chapter.read_text())) == [], name
+    heading = {"ch15-streams": "Chapter 15", "ch16-http": "Chapter 16",
+               "ch17-redis": "Chapter 17", "ch19-inside": "Chapter 19"}[name]
+    assert f"## {heading}:" in NOTES.read_text(), f"the notes have no section for {name}"

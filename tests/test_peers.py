@@ -7,10 +7,12 @@ another release than the one the book names, its tests skip and say why.
 asyncio is read from the running CPython 3.11.
 """
 import asyncio
+import errno
 import asyncio.base_events
 import asyncio.tasks
 import inspect
 import re
+import sys
 import types
 from pathlib import Path
 
@@ -282,3 +284,148 @@ def test_ch18_trio_copies_the_spawning_task_s_context_and_shields_with_a_scope()
     run = source(trio, "_core/_run.py")
     assert "context = self.system_context.copy() if system_task else copy_context()" in run
     assert inspect.signature(trio.CancelScope).parameters["shield"].default is False
+
+
+# -- chapter 15: streams and servers -------------------------------------------------
+
+def test_ch15_asyncio_streams_buffer_and_drain_above_64_kib_and_set_nodelay():
+    import asyncio.selector_events
+    import asyncio.streams
+    import asyncio.transports
+    assert "high = 64 * 1024" in inspect.getsource(
+        asyncio.transports._FlowControlMixin._set_write_buffer_limits)
+    assert "base_events._set_nodelay(self._sock)" in inspect.getsource(
+        asyncio.selector_events._SelectorSocketTransport.__init__)
+    assert issubclass(asyncio.IncompleteReadError, EOFError)
+    readline = inspect.getsource(asyncio.StreamReader.readline)
+    assert "except exceptions.LimitOverrunError" in readline and "raise ValueError" in readline
+    # start_server runs the callback as a task; since 3.11.7 a failure goes to the
+    # loop's exception handler and closes the connection (gh-110894)
+    made = inspect.getsource(asyncio.streams.StreamReaderProtocol.connection_made)
+    assert "self._task = self._loop.create_task(res)" in made
+    if sys.version_info >= (3, 11, 7):
+        assert "Unhandled exception in client_connected_cb" in made
+        assert "transport.close()" in made
+
+
+def test_ch15_asyncio_stops_accepting_for_a_second_when_out_of_resources():
+    import asyncio.constants
+    import asyncio.selector_events
+    assert asyncio.constants.ACCEPT_RETRY_DELAY == 1
+    accept = inspect.getsource(asyncio.selector_events.BaseSelectorEventLoop._accept_connection)
+    for name in ("EMFILE", "ENFILE", "ENOBUFS", "ENOMEM"):
+        assert f"errno.{name}" in accept
+    assert "self._remove_reader(sock.fileno())" in accept
+
+
+def test_ch15_curio_sockets_try_first_record_bytes_sent_and_ignore_readlines_limit():
+    curio = peer("curio", "1.6")
+    import curio.io
+    import curio.network
+    recv = inspect.getsource(curio.io.Socket.recv)
+    assert "return self._socket_recv(" in recv and "await _read_wait" in recv
+    assert "e.bytes_sent = total_sent" in inspect.getsource(curio.io.Socket.sendall)
+    readline = inspect.getsource(curio.io.StreamBase.readline)
+    assert "maxlen=None" in readline and readline.count("maxlen") == 1   # never used
+    assert "NODELAY" not in source(curio, "network.py") + source(curio, "io.py")
+    assert list(inspect.signature(curio.network.tcp_server).parameters)[:3] == \
+        ["host", "port", "client_connected_task"]
+    assert "async with client:" in inspect.getsource(curio.network.run_server)
+
+
+def test_ch15_trio_tries_first_then_checkpoints_and_backs_off_a_tenth_of_a_second():
+    trio = peer("trio", "0.35")
+    import trio._highlevel_serve_listeners as serve
+    import trio._highlevel_socket as hs
+    import trio._socket as ts
+    assert "cancel_shielded_checkpoint()" in inspect.getsource(ts._try_sync.__aexit__)
+    assert "async with _try_sync():" in inspect.getsource(ts._SocketType._nonblocking_helper)
+    assert serve.SLEEP_TIME == 0.1
+    assert serve.ACCEPT_CAPACITY_ERRNOS == {errno.EMFILE, errno.ENFILE, errno.ENOMEM,
+                                             errno.ENOBUFS}
+    assert "doesn't do\n       anything special to catch it" in trio.serve_listeners.__doc__
+    init = inspect.getsource(hs.SocketStream.__init__)
+    assert "TCP_NODELAY" in init and "_send_conflict_detector" in init
+    assert "conflict" not in inspect.getsource(hs.SocketStream.receive_some)
+    aclose = inspect.getsource(hs.SocketStream.aclose)
+    assert aclose.index("self.socket.close()") < aclose.index("checkpoint()")
+    assert hs.DEFAULT_RECEIVE_SIZE == 65536
+
+
+# -- chapter 16: the standard library's HTTP server ---------------------------------
+
+def test_ch16_http_server_is_lenient_where_the_chapters_parser_is_strict():
+    import http.client
+    import http.server
+    import io
+    assert "words = requestline.split()" in inspect.getsource(
+        http.server.BaseHTTPRequestHandler.parse_request)
+    assert issubclass(http.server.HTTPServer, __import__("socketserver").TCPServer)
+    head = io.BytesIO(b"Host: a\nX-Folded: one\n two\n\nbody")      # bare LFs, a fold
+    message = http.client.parse_headers(head)
+    assert message["Host"] == "a" and message["X-Folded"].split() == ["one", "two"]
+    assert head.read() == b"body"
+
+
+# -- chapter 17: redis-py and signals ------------------------------------------------
+
+def test_ch17_redis_py_asks_for_resp3_and_falls_back_to_resp2_with_a_warning():
+    redis = pytest.importorskip("redis", reason="redis-py is not installed")
+    import redis.connection
+    assert redis.connection.DEFAULT_RESP_VERSION == 3, redis.__version__
+    fallback = inspect.getsource(redis.connection.AbstractConnection._fallback_to_resp2)
+    assert "logger.warning(" in fallback and "Falling back to RESP2" in fallback
+    assert "_protocol_specified_explicitly" in fallback      # protocol=2: no HELLO 3
+
+
+def test_ch17_signals_through_a_wakeup_descriptor_in_asyncio_and_trio_none_in_curio():
+    import asyncio.unix_events
+    assert "signal.set_wakeup_fd(" in inspect.getsource(
+        asyncio.unix_events._UnixSelectorEventLoop.add_signal_handler)
+    trio = peer("trio", "0.35")
+    assert "signal.set_wakeup_fd(" in source(trio, "_core/_wakeup_socketpair.py")
+    assert callable(trio.open_signal_receiver)
+    curio = peer("curio", "1.6")
+    assert not (Path(curio.__file__).parent / "signal.py").exists()
+    assert not [name for name in dir(curio) if "signal" in name.lower()]
+
+
+# -- chapter 19: instruments ---------------------------------------------------------
+
+def test_ch19_trio_instruments_their_names_the_step_guard_and_removal():
+    trio = peer("trio", "0.35")
+    names = {name for name in vars(trio.abc.Instrument) if not name.startswith("_")}
+    assert names == {"before_run", "after_run", "task_spawned", "task_scheduled",
+                     "before_task_step", "after_task_step", "task_exited",
+                     "before_io_wait", "after_io_wait"}
+    assert 'if "before_task_step" in runner.instruments:' in source(trio, "_core/_run.py")
+    assert "self.remove_instrument(instrument)" in source(trio, "_core/_instrumentation.py")
+    assert callable(trio.lowlevel.add_instrument) and callable(trio.lowlevel.current_root_task)
+    assert hasattr(trio.lowlevel.Task, "child_nurseries")
+    assert inspect.iscoroutinefunction(trio.sleep)
+
+
+def test_ch19_curio_activations_around_every_step_and_its_debuggers():
+    curio = peer("curio", "1.6")
+    import curio.debug
+    import curio.kernel
+    methods = {name for name in vars(curio.kernel.Activation) if not name.startswith("_")}
+    assert methods == {"activate", "created", "running", "suspended", "terminated"}
+    assert "suspended(self, task, trap)" in source(curio, "kernel.py")
+    assert re.search(r"for a in _activations:\s+a\.running\(active\)", source(curio, "kernel.py"))
+    for name in ("schedtrace", "traptrace", "longblock", "logcrash"):
+        assert issubclass(getattr(curio.debug, name), curio.kernel.Activation)
+    assert (Path(curio.__file__).parent / "monitor.py").exists()
+    assert inspect.iscoroutinefunction(curio.sleep)
+
+
+def test_ch19_asyncio_debug_mode_and_its_sleep():
+    import asyncio.futures
+    loop = asyncio.new_event_loop()
+    try:
+        assert loop.slow_callback_duration == 0.1
+    finally:
+        loop.close()
+    assert "exception was never retrieved" in inspect.getsource(asyncio.futures)
+    assert inspect.iscoroutinefunction(asyncio.sleep)
+    assert not hasattr(asyncio.Task, "parent")

@@ -270,6 +270,9 @@ def png_pixels(data: bytes) -> tuple[int, int, list[bytes]]:
     return width, height, rows
 
 
+@pytest.mark.keeps_threads("page.screenshot starts the worker threads (asyncio_N) of "
+                           "the browser driver's event loop, which the module's browser "
+                           "fixture ends")
 def test_screenshots_at_desktop_and_phone_width(desktop, phone, base_url):
     """The screenshots show the page: the sidebar at desktop width only, text in both."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
