@@ -525,8 +525,9 @@ def check_acked(address, acked):
 
 def test_redis_acknowledged_writes_survive_peers_that_misbehave(redis):
     """While a good client writes, others reset in the middle of a command,
-    send garbage, pipeline and reset, pipeline and half-close, dribble a
-    command a byte at a time, and ask for a large value and vanish."""
+    send garbage, pipeline and reset, pipeline and half-close, send commands
+    and then garbage, dribble a command a byte at a time, and ask for a large
+    value and vanish."""
     rng = random.Random(17)
     big = os.urandom(1024) * (BIG // 1024)
     with connect(redis.address) as sock:
@@ -560,6 +561,16 @@ def test_redis_acknowledged_writes_survive_peers_that_misbehave(redis):
         sock.close()
         extra.update(batch)
 
+    def sets_then_garbage(i):                   # those before the garbage are answered
+        sock = connect(redis.address)
+        batch = {f'before:{i}:{n}': str(rng.random()).encode() for n in range(20)}
+        sock.sendall(b''.join(command('SET', k, v) for k, v in batch.items())
+                     + b'*1\r\n$x\r\n')
+        replies = read_replies(sock, len(batch) + 1)
+        assert replies[:-1] == [b'+OK'] * len(batch) and replies[-1].startswith(b'-ERR')
+        sock.close()
+        extra.update(batch)
+
     def byte_at_a_time(i):
         sock = connect(redis.address)
         value = str(rng.random()).encode()
@@ -578,7 +589,7 @@ def test_redis_acknowledged_writes_survive_peers_that_misbehave(redis):
             reset(sock) if i % 2 else sock.close()
 
     attacks = [reset_mid_command, garbage, pipeline_and_reset, pipeline_and_half_close,
-               byte_at_a_time, big_get_and_vanish]
+               sets_then_garbage, byte_at_a_time, big_get_and_vanish]
 
     def one_round(i):
         for attack in attacks:
