@@ -639,3 +639,26 @@ def test_redis_a_descriptor_limit_on_accept():
         status, errors = server.stop()
     assert status == 0 and 'Traceback' not in errors, errors
     assert 1 <= errors.count('accept failed') <= 30, errors   # once per spell
+
+
+# -- the soak, short ---------------------------------------------------------------
+
+def test_the_soak_runs_briefly_and_writes_its_table(tmp_path):
+    """make soak runs a minute per server; two seconds here check the machinery."""
+    import shutil
+    for tool in ('wrk', 'redis-benchmark'):
+        if shutil.which(tool) is None:
+            message = f'{tool} is not installed (apt-get install wrk redis-tools)'
+            if os.environ.get('CI') == 'true':
+                pytest.fail(message)
+            pytest.skip(message)
+    out = tmp_path / 'soak.txt'
+    result = subprocess.run([sys.executable, str(ROOT / 'bench' / 'run.py'), '--tool', 'soak',
+                             '--seconds', '2', '--requests', '2000', '--out', str(out)],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    rows = [line.split() for line in out.read_text().splitlines()
+            if line.split()[:1] in (['http_server'], ['redis_server'])]
+    assert [row[0] for row in rows] == ['http_server', 'redis_server']
+    for row in rows:
+        assert int(row[1].replace(',', '')) > 0 and row[2] == '0' and row[9] == 'ok', row

@@ -79,7 +79,11 @@ class HTTPServer:
 
     async def _send(self, stream, data):
         """Send `data`, each piece within send_timeout seconds, else TimeoutError."""
-        view = memoryview(data)
+        try:                              # usually it all fits at once: no deadline
+            sent = stream.socket.send(data)
+        except BlockingIOError:
+            sent = 0
+        view = memoryview(data)[sent:]
         for start in range(0, len(view), SEND_PIECE):
             async with tale.timeout_after(self.send_timeout):
                 await stream.send_all(view[start:start + SEND_PIECE])
