@@ -24,8 +24,8 @@ must not happen is growth with each round: that would be a leak.
 import os
 import random
 import re
-import resource
 import select
+import shutil
 import signal
 import socket
 import struct
@@ -645,7 +645,6 @@ def test_redis_a_descriptor_limit_on_accept():
 
 def test_the_soak_runs_briefly_and_writes_its_table(tmp_path):
     """make soak runs a minute per server; two seconds here check the machinery."""
-    import shutil
     for tool in ('wrk', 'redis-benchmark'):
         if shutil.which(tool) is None:
             message = f'{tool} is not installed (apt-get install wrk redis-tools)'
