@@ -9,7 +9,7 @@ HTML    := _build/html
 LATEX   := _build/latex
 PORT    ?= 8000
 
-.PHONY: help book tangle check-tangle html pdf serve test clean bench
+.PHONY: help book tangle check-tangle html pdf serve test clean bench soak
 
 help:
 	@echo "make book          create .venv, tangle, build the HTML book"
@@ -20,6 +20,7 @@ help:
 	@echo "make serve         serve the HTML book on http://127.0.0.1:$(PORT)/"
 	@echo "make clean         remove build outputs (keeps .venv and the tangled code/)"
 	@echo "make bench         install the peers, benchmark tale against them into book/results/"
+	@echo "make soak          a minute of wrk and of redis-benchmark against the example servers (~3 min)"
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -80,3 +81,10 @@ bench: $(VENV)/.installed
 	$(PY) bench/run.py --tool http --json book/results/http.json | tee book/results/http.txt
 	@command -v redis-benchmark >/dev/null || { echo "make bench: redis-benchmark is missing (apt-get install redis-tools)"; exit 1; }
 	$(PY) bench/run.py --tool redis --rounds 3 --out book/results/redis_servers.txt
+
+# The soak (about three minutes, not part of make test): wrk and redis-benchmark
+# against the example servers; no error, and descriptors and memory flat after.
+soak: $(VENV)/.installed
+	@command -v wrk >/dev/null || { echo "make soak: wrk is missing (apt-get install wrk)"; exit 1; }
+	@command -v redis-benchmark >/dev/null || { echo "make soak: redis-benchmark is missing (apt-get install redis-tools)"; exit 1; }
+	$(PY) bench/run.py --tool soak --seconds 60 --out book/results/soak.txt

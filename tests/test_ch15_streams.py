@@ -218,6 +218,22 @@ def test_end_of_stream_half_close_and_reset_are_three_different_outcomes():
 
 
 @no_leaks
+def test_send_eof_after_a_reset_is_a_connection_reset():
+    """shutdown() on a reset socket fails with ENOTCONN; the stream says
+    ConnectionResetError, like a read or a write (a server that caught
+    ConnectionError printed a traceback for a peer that sent garbage and reset)."""
+    async def main():
+        near, far = tcp_pair()
+        async with Stream(near) as stream:
+            far.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            far.close()
+            await tale.sleep(0.05)                  # the reset has arrived
+            with pytest.raises(ConnectionResetError):
+                await stream.send_eof()
+    run(main)
+
+
+@no_leaks
 def test_aclose_is_idempotent_and_closes_the_socket():
     async def main():
         near, far = tcp_pair()

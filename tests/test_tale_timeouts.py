@@ -255,3 +255,41 @@ def test_random_nests_of_scopes_the_earliest_deadline_reports(seed):
     else:
         first = deadlines.index(min(deadlines))
         assert expired == [i == first for i in range(depth)]
+
+
+@pytest.mark.parametrize('form', ['timeout_after', 'move_on_after', 'move_on_after as scope'])
+def test_an_expired_scope_keeps_nothing_of_its_block_alive(form):
+    """A deadline that fired leaves no reference cycle behind: what the
+    block's frame held is freed at once, not when the cyclic collector runs
+    (a server dropping a client that stopped reading kept its response)."""
+    import gc
+    import weakref
+
+    class Buffer:
+        pass
+
+    async def block():
+        buffer = Buffer()
+        ref = weakref.ref(buffer)
+        try:
+            if form == 'move_on_after as scope':
+                async with tale.move_on_after(1) as scope:
+                    await tale.sleep(5)
+                assert scope.expired
+            else:
+                async with getattr(tale, form)(1):
+                    await tale.sleep(5)
+        except TimeoutError:
+            pass
+        return ref
+
+    async def main():
+        ref = await block()
+        return ref() is None
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        assert run(main), 'the buffer waits for the garbage collector'
+    finally:
+        if was_enabled:
+            gc.enable()

@@ -229,8 +229,17 @@ class Stream:
             self._writing = False
 
     async def send_eof(self):
-        """Close the sending side (``shutdown(SHUT_WR)``); reading goes on."""
-        self.socket.shutdown(socket.SHUT_WR)
+        """Close the sending side (``shutdown(SHUT_WR)``); reading goes on.
+
+        A peer that has reset the connection makes it raise
+        `ConnectionResetError`, as a write would.
+        """
+        try:
+            self.socket.shutdown(socket.SHUT_WR)
+        except OSError as exc:
+            if exc.errno != errno.ENOTCONN:     # what Linux says after a reset
+                raise
+            raise ConnectionResetError(errno.ECONNRESET, 'reset by the peer') from None
 
 
 async def open_connection(host, port):

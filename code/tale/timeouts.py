@@ -49,13 +49,14 @@ class TimeoutScope:
         return self
 
     async def __aexit__(self, exc_type, exc, tb):
-        task = self._task
+        task, ours = self._task, self._exc
+        self._exc = None                     # no cycle through the frames
         task._scope_depth -= 1
         await _untimeout(self._handle)       # a timer that did not fire goes
         stronger = task._cancelled_by
-        if stronger is self._exc:            # our deadline is over, whatever it did
+        if stronger is ours:                 # our deadline is over, whatever it did
             task._cancelled_by = stronger = self._cancelled_before
-        if exc is None or exc is not self._exc:
+        if exc is None or exc is not ours:
             return False                     # not ours: let it pass
         if stronger is not self._cancelled_before:
             raise stronger                   # a cancellation from outside came meanwhile

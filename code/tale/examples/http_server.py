@@ -7,6 +7,7 @@ POST /echo sends back the request's body.  Prints ``listening on HOST:PORT``
 once it accepts connections, and stops on Ctrl-C (SIGINT) with status 0.
 """
 import argparse
+import errno
 import mimetypes
 import os
 from urllib.parse import unquote, urlsplit
@@ -18,15 +19,18 @@ from tale.http import (CLOSED, NEED_DATA, Data, HTTPError, Request, RequestParse
 TEXT = [('Content-Type', 'text/plain; charset=utf-8')]
 HELLO = b'Hello from tale!\n'
 CONTINUE = b'HTTP/1.1 100 Continue\r\n\r\n'
+SEND_PIECE = 1 << 16        # bytes that must leave within send_timeout
 
 
 class HTTPServer:
     """The handler for `tale.serve_tcp`: HTTP/1.1 on each connection it is given."""
 
-    def __init__(self, root=None, header_timeout=10.0, max_body=1 << 20):
+    def __init__(self, root=None, header_timeout=10.0, max_body=1 << 20,
+                 send_timeout=10.0):
         self.root = os.path.realpath(root) if root is not None else None
         self.header_timeout = header_timeout
         self.max_body = max_body
+        self.send_timeout = send_timeout
 
     async def __call__(self, stream):
         parser = RequestParser(max_body=self.max_body)
@@ -41,7 +45,7 @@ class HTTPServer:
                     break
                 if event is NEED_DATA:
                     if out:
-                        await stream.send_all(b''.join(out))
+                        await self._send(stream, b''.join(out))
                         out.clear()
                     if request is None and deadline is None:
                         deadline = tale.clock() + self.header_timeout
@@ -66,10 +70,23 @@ class HTTPServer:
                         break
                     request = None
             if out:
-                await stream.send_all(b''.join(out))
+                await self._send(stream, b''.join(out))
             await self._linger(stream)
         except ConnectionError:           # the client went away: nothing to answer
             pass
+        except TimeoutError:              # it stopped reading: drop it
+            pass
+
+    async def _send(self, stream, data):
+        """Send `data`, each piece within send_timeout seconds, else TimeoutError."""
+        try:                              # usually it all fits at once: no deadline
+            sent = stream.socket.send(data)
+        except BlockingIOError:
+            sent = 0
+        view = memoryview(data)[sent:]
+        for start in range(0, len(view), SEND_PIECE):
+            async with tale.timeout_after(self.send_timeout):
+                await stream.send_all(view[start:start + SEND_PIECE])
 
     async def _receive(self, stream, request, deadline):
         """Bytes from the client, b'' at its end, None if it is too slow."""
@@ -130,8 +147,13 @@ class HTTPServer:
         path = os.path.realpath(os.path.join(self.root, *segments))
         if not path.startswith(self.root + os.sep) or not os.path.isfile(path):
             return format_response(404, b'not found\n', TEXT, request=request)
-        with open(path, 'rb') as file:
-            data = file.read()
+        try:
+            with open(path, 'rb') as file:
+                data = file.read()
+        except OSError as exc:          # no descriptor or memory left for it: not now
+            if exc.errno not in (errno.EMFILE, errno.ENFILE, errno.ENOMEM):
+                raise
+            raise HTTPError(503, 'the server is out of resources') from None
         kind = mimetypes.guess_type(path)[0] or 'application/octet-stream'
         return format_response(200, data, [('Content-Type', kind)], request=request)
 
@@ -150,12 +172,15 @@ def main(argv=None):
     parser.add_argument('--root', help='the directory served under /static/')
     parser.add_argument('--header-timeout', type=float, default=10.0, metavar='SECONDS',
                         help='time a client has to send a request head (default 10)')
+    parser.add_argument('--send-timeout', type=float, default=10.0, metavar='SECONDS',
+                        help='time a client has to take each 64 KiB of a response '
+                             '(default 10)')
     parser.add_argument('--max-body', type=int, default=1 << 20, metavar='BYTES',
                         help='the largest request body accepted (default 1 MiB)')
     args = parser.parse_args(argv)
     if args.root is not None and not os.path.isdir(args.root):
         parser.error(f'--root {args.root!r} is not a directory')
-    server = HTTPServer(args.root, args.header_timeout, args.max_body)
+    server = HTTPServer(args.root, args.header_timeout, args.max_body, args.send_timeout)
     try:
         tale.run(tale.serve_tcp(server, args.host, args.port, on_ready=announce))
     except KeyboardInterrupt:
