@@ -142,7 +142,10 @@ class _CheckedSleep:
 
     def throw(self, exc):
         self._where = None
-        return self._gen.throw(exc)
+        try:
+            return self._gen.throw(exc)
+        finally:
+            exc = None              # else exc -> its traceback -> this frame -> exc
 
     def close(self):
         self._where = None
