@@ -58,6 +58,7 @@ class TimeoutScope:
             task._cancelled_by = stronger = self._cancelled_before
         if exc is None or exc is not ours:
             return False                     # not ours: let it pass
+        exc.__traceback__ = None             # it goes no further: nor do the frames
         if stronger is not self._cancelled_before:
             raise stronger                   # a cancellation from outside came meanwhile
         self.expired = True
