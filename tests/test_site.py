@@ -24,6 +24,11 @@ import pytest
 from bookbuild import ROOT, chapters, html_site, missing
 from tale_sphinx import FENCE  # noqa: E402  (bookbuild puts tools/ on the path)
 
+# The site is served by a thread for the whole module, and the browser opens
+# and drops connections to it as it likes: a test cannot own those descriptors.
+pytestmark = pytest.mark.leaks_descriptors("the module's web server thread and the "
+                                           "browser's connections to it come and go")
+
 CHROMIUM = "/usr/bin/chromium"
 LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                "--disable-component-update", "--no-first-run", "--disable-quic",
