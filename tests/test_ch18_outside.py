@@ -3,7 +3,6 @@
 Everything that waits runs under `deadline`, so a regression that hangs fails.
 The Ctrl-C tests run real child processes and interrupt them with SIGINT.
 """
-import contextlib
 import contextvars
 import os
 import random
@@ -17,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from bounded import deadline
 import tale
 from tale import kernel, threads
 from tale.testing import VirtualClock
@@ -24,18 +24,6 @@ from tale.testing import VirtualClock
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@contextlib.contextmanager
-def deadline(seconds=10.0):
-    """Fail (instead of hanging) if the block takes longer than `seconds`."""
-    def expired(signum, frame):
-        raise TimeoutError(f'still running after {seconds} s')
-    old = signal.signal(signal.SIGALRM, expired)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
 
 
 def outside_counts():

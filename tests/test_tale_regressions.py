@@ -7,32 +7,21 @@ suite.
 import contextlib
 import gc
 import math
-import signal
 import socket
-import sys
 import threading
 import tracemalloc
 import warnings
 
 import pytest
 
+import bounded
 import tale
-from tale import kernel
 from tale.testing import VirtualClock
 
 
-@contextlib.contextmanager
 def deadline(seconds=5.0):
     """Fail (instead of hanging) if the block takes longer than `seconds`."""
-    def expired(signum, frame):
-        raise TimeoutError(f'still running after {seconds} s')
-    old = signal.signal(signal.SIGALRM, expired)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
+    return bounded.deadline(seconds)
 
 
 # 1. A task may close its own descriptors: the loop survives, and a task
