@@ -634,3 +634,24 @@ def test_cancelling_parked_waiters_newest_first_is_linear():
         gc.enable()
     # linear: about 8x; quadratic (a search of the line per cancel): about 64x
     assert large < 20 * small, (small, large)
+
+
+def test_a_joined_task_is_not_kept_alive_by_its_joiner():
+    import weakref
+
+    async def child():
+        return 'done'
+
+    async def main():
+        task = await tale.spawn(child)
+        await task.join()
+        ref = weakref.ref(task)
+        del task
+        await tale.sleep(0)             # (the loop's last request names it until the next)
+        return ref() is None            # the joiner no longer points at it
+
+    gc.disable()
+    try:
+        assert tale.run(main, debug=False)
+    finally:
+        gc.enable()

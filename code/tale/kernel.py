@@ -332,6 +332,7 @@ class Kernel:
         if joiners:
             task._joiners = None
             for joiner in joiners:
+                joiner._waiting = None      # else it would keep this finished task alive
                 self._wake(joiner, None)
 
     def _wake(self, task, value):
