@@ -125,7 +125,7 @@ class Kernel:
         self._timers = []
         self._armed = {}             # Invariant: its keys are numbers in _timers
         self._timers_set = 0         # the number of the last timer set
-        self._selector = None        # made at the first I/O wait
+        self._selector = None        # made when run() starts
         self._files = {}             # fd -> _File, the descriptors watched
         self._stale_files = []       # _Files whose waiters changed since the last poll
         self._io_waits = 0           # Invariant: == tasks waiting on files + _outside
@@ -152,10 +152,14 @@ class Kernel:
         """Run the main task and every non-daemon task to the end."""
         if _running.kernel is not None:
             raise RuntimeError('tale.run() cannot be called inside a running loop')
-        main = self._new_task(_coroutine(corofunc, args, 'tale.run()'), False,
-                              contextvars.copy_context())
+        # The loop takes its descriptor before any task runs, not at the first
+        # wait: a program that uses up its descriptors must still find its loop
+        # able to wait for the files it has.
+        self._selector = selectors.DefaultSelector()
         _running.kernel = self
         try:
+            main = self._new_task(_coroutine(corofunc, args, 'tale.run()'), False,
+                                  contextvars.copy_context())
             try:
                 self._loop()
             except BaseException:           # a deadlock, Ctrl-C, exit(), a kernel bug
@@ -168,8 +172,7 @@ class Kernel:
             _running.kernel = None
             if self._wakeup is not None:
                 self._wakeup.close()
-            if self._selector is not None:
-                self._selector.close()
+            self._selector.close()
         return main.result()
 
     def _shutdown(self):
@@ -507,8 +510,6 @@ class Kernel:
 
     def _file(self, fileobj):
         """The record of `fileobj`'s descriptor, made if there is none."""
-        if self._selector is None:
-            self._selector = selectors.DefaultSelector()
         fd = fileobj if isinstance(fileobj, int) else fileobj.fileno()
         if fd < 0:
             raise ClosedResourceError(errno.EBADF, f'{fileobj!r} is closed')
@@ -612,8 +613,6 @@ class Kernel:
         """The loop's `Wakeup`, made and registered with the selector at first use."""
         wakeup = self._wakeup
         if wakeup is None:
-            if self._selector is None:
-                self._selector = selectors.DefaultSelector()
             wakeup = self._wakeup = Wakeup()
             self._selector.register(wakeup.fileno(), READ, None)
         return wakeup
