@@ -116,6 +116,9 @@ class Kernel:
         self.debug = debug           # check the invariants after every tick
         self._hooks = None           # what instruments see of the tick, or None (ch. 19)
         self._tasks = {}             # the task table: every unfinished task, in order
+        # The empty context that tasks with _context None share (see _claim_blank).
+        # Invariant: between steps it is empty
+        self._blank = contextvars.Context()
         # Tasks to resume, oldest first, each with its answer in _value/_exc.
         # Invariant: a task in _ready is not done and has no _undo
         self._ready = deque()
@@ -164,10 +167,11 @@ class Kernel:
             self._selector = selectors.DefaultSelector()
             _running.kernel = self
             sigint = self._take_sigint()    # Ctrl-C kept out of the kernel (ch. 18)
+            context = contextvars.copy_context()
             main = self._new_task(_coroutine(corofunc, args, 'tale.run()'), False,
-                                  contextvars.copy_context())
+                                  context if len(context) else None)
             try:
-                self._loop()
+                self._run_loop()
             except BaseException:           # a deadlock, Ctrl-C, exit(), a kernel bug
                 self._shutdown()
                 raise
@@ -199,7 +203,7 @@ class Kernel:
                 self._ready.append(task)
             self._cancel(task, CancelledError('the loop is stopping'))
         try:
-            self._loop()
+            self._run_loop()
         except BaseException:               # a second Ctrl-C, or a cleanup stuck for ever
             pass
         for task in list(self._tasks):      # what would not end is closed by force
@@ -222,6 +226,7 @@ class Kernel:
         debug = self.debug
         hooks = self._hooks
         send = type(self).step          # how a task's coroutine is sent its answer
+        blank = self._blank
         while True:
             if not self._live:
                 if not self._daemons:
@@ -284,14 +289,17 @@ class Kernel:
                 hooks.batch(len(ready))
             for _ in range(len(ready)):
                 task = popleft()
+                context = task._context     # None: the blank one, which we are in
                 while True:             # one step; repeats only for instant answers
                     try:
                         exc = task._exc
                         if exc is None:
-                            request = task._context.run(send, task.coro, task._value)
+                            request = (send(task.coro, task._value) if context is None
+                                       else context.run(send, task.coro, task._value))
                         else:
                             task._exc = None
-                            request = task._context.run(task.coro.throw, exc)
+                            request = (task.coro.throw(exc) if context is None
+                                       else context.run(task.coro.throw, exc))
                     except StopIteration as stop:
                         self._finish(task, stop.value, None)
                         break
@@ -301,6 +309,8 @@ class Kernel:
                             task._mark_retrieved()  # run() raises it: delivered
                         # else Ctrl-C struck the loop around the step: the task
                         # is still alive, and _shutdown cancels it like the rest
+                        if blank:
+                            self._claim_blank(task)
                         raise           # Ctrl-C and exit() stop the loop (see run)
                     except BaseException as error:
                         self._finish(task, None, error)
@@ -322,8 +332,13 @@ class Kernel:
                         if not handler(task, request):
                             break           # the task waits, or is queued
                     except Exception as error:  # a fault of the kernel's, not the task's
+                        if blank:
+                            self._claim_blank(task)
                         raise RuntimeError(f'tale: internal error answering '
                                            f'{request[0]!r} for {task!r}') from error
+                if blank:               # the task set a variable in it: now its own,
+                    self._claim_blank(task)
+                    return True         # and the loop goes on in a new blank one
             if debug:
                 self.check_invariants(between_ticks=True)
 
@@ -364,6 +379,18 @@ class Kernel:
         task._undo = None
         task._value = value
         self._ready.append(task)
+
+    def _claim_blank(self, task):
+        """`task` set a variable in the blank context: that context is its own now."""
+        task._context = self._blank
+        self._blank = contextvars.Context()
+
+    def _run_loop(self):
+        # The loop runs inside the blank context, so a task that shares it is
+        # sent its answer directly.  Once a task claims it, the loop leaves it
+        # and goes on inside the new one, the rest of its batch in a new tick.
+        while self._blank.run(self._loop):
+            pass
 
     def _cancel(self, task, exc):
         """Arrange for `exc` to be thrown into `task`; True if it will be."""
@@ -415,7 +442,10 @@ class Kernel:
     # leaves the task waiting with an _undo, or queued (returns None).
     def trap_spawn(self, task, request):
         _, coro, daemon = request
-        task._value = self._new_task(coro, daemon, task._context.copy())
+        context = task._context
+        if context is None:
+            context = self._blank       # (empty, unless the parent just set a variable)
+        task._value = self._new_task(coro, daemon, context.copy() if context else None)
         task._value._parent = weakref.ref(task)
         return True
 
@@ -670,6 +700,7 @@ class Kernel:
 
         Called from a task, the task running is neither queued nor waiting.
         """
+        assert not (between_ticks and len(self._blank))            # nobody's variables
         assert set(self._armed) <= {number for _, number, _ in self._timers}
         assert all(self._armed[number]._undo == number for _, number, exc in self._timers
                    if exc is None and number in self._armed)    # the sleeps
