@@ -89,6 +89,11 @@ CHUNK_LINE = re.compile(rb'([0-9A-Fa-f]{1,16})(?:%s)*' % CHUNK_EXTENSION)
 TOKEN_STR = re.compile(TOKEN.decode())
 DIGITS = re.compile(r'[0-9]{1,18}')
 HOST = re.compile(r"(?:\[[0-9A-Fa-f:.]+\]|[-A-Za-z0-9._~%!$&'()*+,;=]*)(?::[0-9]*)?")
+TOKEN_TEXT = TOKEN.decode()
+HEAD = re.compile(r'(%s) ([!-~]+) HTTP/(1\.[01])\r\n((?:%s:[\t -~\x80-\xff]*\r\n)*)\r\n'
+                  % (TOKEN_TEXT, TOKEN_TEXT))
+FIELD = re.compile(r'(%s):[ \t]*((?:[!-~\x80-\xff]+(?:[ \t]+[!-~\x80-\xff]+)*)?)[ \t]*\r\n'
+                   % TOKEN_TEXT)
 
 
 (REQUEST_LINE_STATE, HEADERS, BODY, CHUNK_SIZE, CHUNK_DATA, CHUNK_END, TRAILERS,
@@ -111,6 +116,7 @@ class RequestParser:
         self.max_head = max_head          # all the header lines together
         self.max_headers = max_headers    # header (or trailer) lines
         self.max_body = max_body          # None: bodies of any size
+        self._whole = min(max_line, max_head)   # a head this short is within every limit
         self._buf = bytearray()
         self._scan = 0                    # the first bytes of _buf hold no LF
         self._eof = False
@@ -192,6 +198,12 @@ class RequestParser:
         return line
 
     def _read_head(self):
+        if not self._buf:
+            return self._need_data()
+        if self._state == REQUEST_LINE_STATE and self._scan == 0:
+            request = self._whole_head()
+            if request is not None:
+                return request
         while self._state == REQUEST_LINE_STATE:
             line = self._line(self.max_line, 414, 'request line')
             if line is None:
@@ -237,6 +249,29 @@ class RequestParser:
             raise HTTPError(431, f'more than {self.max_headers} header lines')
         name, value = match.groups()
         fields.append((name.decode().lower(), value.rstrip(b' \t').decode('latin-1')))
+
+    def _whole_head(self):
+        """The usual case: a whole head here, well formed, within the limits.
+
+        Otherwise None, and the line-by-line path takes the same bytes: it
+        finds the same request, or the exact error.
+        """
+        buf = self._buf
+        end = buf.find(b'\r\n\r\n') + 4
+        if end < 4 or end > self._whole:
+            return None
+        text = buf[:end].decode('latin-1')
+        match = HEAD.fullmatch(text)
+        if match is None:
+            return None
+        fields = [(name.lower(), value)
+                  for name, value in FIELD.findall(text, match.start(4), match.end(4))]
+        if len(fields) > self.max_headers:
+            return None
+        del buf[:end]
+        method, target, version, _ = match.groups()
+        self._request = Request(method, target, version, fields)
+        return self._end_of_head()
 
     def _end_of_head(self):
         request = self._request
