@@ -92,8 +92,7 @@ HOST = re.compile(r"(?:\[[0-9A-Fa-f:.]+\]|[-A-Za-z0-9._~%!$&'()*+,;=]*)(?::[0-9]
 TOKEN_TEXT = TOKEN.decode()
 HEAD = re.compile(r'(%s) ([!-~]+) HTTP/(1\.[01])\r\n((?:%s:[\t -~\x80-\xff]*\r\n)*)\r\n'
                   % (TOKEN_TEXT, TOKEN_TEXT))
-FIELD = re.compile(r'(%s):[ \t]*((?:[!-~\x80-\xff]+(?:[ \t]+[!-~\x80-\xff]+)*)?)[ \t]*\r\n'
-                   % TOKEN_TEXT)
+FIELD = re.compile(r'([^:]+):[ \t]*([^\r]*)\r\n')
 
 
 (REQUEST_LINE_STATE, HEADERS, BODY, CHUNK_SIZE, CHUNK_DATA, CHUNK_END, TRAILERS,
@@ -264,7 +263,7 @@ class RequestParser:
         match = HEAD.fullmatch(text)
         if match is None:
             return None
-        fields = [(name.lower(), value)
+        fields = [(name.lower(), value.rstrip(' \t'))
                   for name, value in FIELD.findall(text, match.start(4), match.end(4))]
         if len(fields) > self.max_headers:
             return None
@@ -398,9 +397,11 @@ class RequestParser:
 
 
 _status_lines = {}
+_field_lines = {}                   # (name, value) -> its line, checked and encoded
 _date = [0, b'']
 FIELD_NAME = re.compile(TOKEN.decode())
 FIELD_VALUE = re.compile(r'[^\x00-\x08\x0a-\x1f\x7f]*')
+REMEMBERED = 1000                   # header lines kept ready, at most
 
 
 def _status_line(status):
@@ -408,6 +409,18 @@ def _status_line(status):
     if line is None:
         phrase = HTTPStatus(status).phrase
         line = _status_lines[status] = f'HTTP/1.1 {status} {phrase}\r\n'.encode()
+    return line
+
+
+def _field_line(name, value):
+    line = _field_lines.get((name, value))
+    if line is None:
+        if not FIELD_NAME.fullmatch(name) or not FIELD_VALUE.fullmatch(value):
+            raise ValueError(f'invalid response header {name!r}: {value!r}')
+        line = f'{name}: {value}\r\n'.encode('latin-1')
+        if len(_field_lines) >= REMEMBERED:
+            _field_lines.clear()
+        _field_lines[name, value] = line
     return line
 
 
@@ -428,9 +441,7 @@ def format_response(status, body=b'', headers=(), *, request=None, close=False):
     keep_alive = request is not None and request.keep_alive and not close
     parts = [_status_line(status), _date_line()]
     for name, value in headers:
-        if not FIELD_NAME.fullmatch(name) or not FIELD_VALUE.fullmatch(value):
-            raise ValueError(f'invalid response header {name!r}: {value!r}')
-        parts.append(f'{name}: {value}\r\n'.encode('latin-1'))
+        parts.append(_field_line(name, value))
     if status >= 200 and status != 204 and status != 304:
         parts.append(b'Content-Length: %d\r\n' % len(body))
     if not keep_alive:
