@@ -96,10 +96,9 @@ class HTTPServer:
 
     async def _send(self, stream, data):
         """Send `data`; each SEND_PIECE bytes of it must leave within send_timeout."""
-        view = memoryview(data)
-        for start in range(0, len(view), SEND_PIECE):
+        for start in range(0, len(data), SEND_PIECE):
             self._deadline(stream, self.send_timeout, socket.SHUT_RDWR)
-            await stream.send_all(view[start:start + SEND_PIECE])
+            await stream.send_all(data[start:start + SEND_PIECE])
         self._deadlines.pop(stream, None)
 
     async def _watch(self):
