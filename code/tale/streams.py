@@ -2,7 +2,8 @@
 
 `open_connection` dials, `serve_tcp` listens and runs a handler per client;
 both hand out a `Stream`.  Every operation tries its system call first and
-waits for the loop only when the kernel says it would block (``EAGAIN``).
+waits for the loop only when the kernel says it would block (``EAGAIN``),
+except a read right after a send, which waits first: no answer is there yet.
 """
 import contextlib
 import errno
