@@ -104,7 +104,8 @@ class HTTPServer:
     async def _watch(self):
         """Cut off every connection that misses its deadline: one task for all of them."""
         deadlines, late = self._deadlines, self._late
-        most = min(self.header_timeout, self.send_timeout)
+        most = min(self.header_timeout, self.send_timeout)   # no new deadline is sooner
+        least = max(most / 10, 0.001)   # a round looks at every connection: not too often
         try:
             while self._connections:
                 now = tale.clock()
@@ -118,7 +119,7 @@ class HTTPServer:
                             pass
                 soonest = min([deadline for deadline, _ in deadlines.values()],
                               default=now + most)
-                await tale.sleep(min(soonest - now, most))
+                await tale.sleep(min(max(soonest - now, least), most))
         finally:
             self._watchdog = None
 
