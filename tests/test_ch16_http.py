@@ -444,3 +444,14 @@ def test_a_read_right_after_a_send_waits_instead_of_failing():
         return counted.eagain
 
     assert tale.run(main, debug=False) == 0
+
+
+def test_the_cost_table_of_a_request_runs():
+    """bench/http_costs.py, at a tiny size: every piece is timed, none is free."""
+    result = subprocess.run([sys.executable, str(ROOT / 'bench' / 'run.py'), '--tool', 'http-costs',
+                             '--runs', '2', '--number', '50'],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()[1:]
+    assert len(lines) == 8, result.stdout
+    assert all(float(line.split()[-1]) > 0 for line in lines), result.stdout
