@@ -246,6 +246,8 @@ class Interpreter:
         for me, events in self.logs.items():
             outcome = self.outcomes.get(me)
             assert outcome is not None, (self.name, me, 'a task did not end')
+            if self.diverged:
+                continue
             if events and events[-1][0] == 'done':
                 assert outcome == ('ok',), (self.name, me, outcome)
             elif events and events[-1][0] == 'fail':
@@ -262,6 +264,14 @@ def outcome_of(error):
     if isinstance(error, Failure):
         return ('error', error.args[0])
     return ('cancelled',)
+
+
+def flatten(group):
+    for error in group.exceptions:
+        if isinstance(error, BaseExceptionGroup):
+            yield from flatten(error)
+        else:
+            yield error
 
 
 def failures_in(group):
@@ -463,6 +473,7 @@ class OnTrio(Interpreter):
     async def join(self, handle):
         if not handle.done.is_set():    # (trio's wait() would yield even then)
             await handle.done.wait()
+            await self.woken()
 
     async def cancel(self, handle):
         handle.cancel()
@@ -484,24 +495,46 @@ class OnTrio(Interpreter):
         if not self.event.is_set():
             await self.event.wait()
 
+    # Each trio call is a checkpoint: it yields even when it need not wait.
+    # tale and asyncio go on without yielding then, so the trio side tries
+    # the call that does not wait first.
     async def put(self, item):
-        await self.send.send(item)
+        try:
+            self.send.send_nowait(item)
+        except trio.WouldBlock:
+            await self.send.send(item)
 
     async def get(self):
-        return await self.receive.receive()
+        try:
+            return self.receive.receive_nowait()
+        except trio.WouldBlock:
+            return await self.receive.receive()
+
+    async def acquire(self, lock):
+        try:
+            lock.acquire_nowait()
+        except trio.WouldBlock:
+            await lock.acquire()
+            await self.woken()
 
     async def notify(self, n):
-        async with self.cond:
+        await self.acquire(self.cond)
+        try:
             if n:
                 self.cond.notify(n)
             else:
                 self.cond.notify_all()
+        finally:
+            self.cond.release()
 
     async def cond_wait(self, me):
-        async with self.cond:
+        await self.acquire(self.cond)
+        try:
             await self.cond.wait()
             await self.woken()
             self.log(me, 'notified')
+        finally:
+            self.cond.release()
 
     async def scope(self, kind, seconds, body):
         if kind == 'move_on':
@@ -516,10 +549,13 @@ class OnTrio(Interpreter):
         return False
 
     async def holding(self, kind, me, program, children):
-        async with (self.lock if kind == 'lock' else self.sem):
-            await self.woken()
+        lock = self.lock if kind == 'lock' else self.sem
+        await self.acquire(lock)
+        try:
             self.log(me, kind)
             await self.ops(me, program, children)
+        finally:
+            lock.release()
 
     async def group(self, me, members, body):
         try:
@@ -528,7 +564,16 @@ class OnTrio(Interpreter):
                     nursery.start_soon(self.member, label, program)
                 await body
         except BaseExceptionGroup as group:
+            if any(isinstance(e, trio.Cancelled) for e in flatten(group)) and \
+                    any(isinstance(e, Failure) for e in flatten(group)):
+                # The group failed while its task was being cancelled: tale
+                # and asyncio raise the failures alone, trio carries its
+                # Cancelled along in the group (level-triggered, it would
+                # come back at the next checkpoint anyway).
+                self.diverged = "a group's failures carry a cancellation along"
+            await self.woken()
             return failures_in(group)
+        await self.woken()
         return []
 
     async def member(self, me, program):
@@ -636,14 +681,33 @@ class OnAsyncio(Interpreter):
             self.log(me, kind)
             await self.ops(me, program, children)
 
+    async def member(self, me, program):
+        try:
+            await self.task(me, program)
+        except Failure:
+            # asyncio tells a TaskGroup of a child's end by a callback run
+            # in the next loop iteration: whatever is ready runs first.
+            if asyncio.get_running_loop()._ready:
+                self.diverged = "a child's failure reaches its TaskGroup a step later"
+            raise
+
     async def group(self, me, members, body):
+        task = asyncio.current_task()
+        cancelling = task.cancelling()
         try:
             async with asyncio.TaskGroup() as g:
                 for label, program in members:
-                    self.tasks[g.create_task(self.run_task(label, program))] = label
+                    self.tasks[g.create_task(self.member(label, program))] = label
                 await body
         except BaseExceptionGroup as group:
             return failures_in(group)
+        finally:
+            # Python 3.11: a child failing while the block waits at its end
+            # leaves the group's cancellation of the parent counted (the
+            # uncancel() came before); a later timeout then takes its own
+            # expiry for a cancellation from outside.  (3.12 fixed it.)
+            if task.cancelling() > cancelling:
+                self.diverged = 'a TaskGroup left a cancellation counted (3.11)'
         return []
 
     def run(self, program):
@@ -676,6 +740,8 @@ def compare(program, peers=(OnTrio, OnAsyncio)):
     if numbered_program is None:
         hypothesis.assume(False)        # too many timed operations for exact sums
     story = OnTale().run(numbered_program)
+    hypothesis.event('deadlock' if story['stuck'] else 'ran to the end')
+    hypothesis.event(f"{len(story['logs'])} tasks")
     compared = 0
     for peer in peers:
         run = peer()
