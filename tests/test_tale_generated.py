@@ -799,6 +799,9 @@ def compare(program, peers=(OnTrio, OnAsyncio)):
 @hypothesis.example([('group', [[]], [('sleep', 0), ('spawn', [])]), ('cancel', 0)])
 @hypothesis.example([('spawn', [('put',), ('put',)]), ('get',), ('put',)])
 @hypothesis.example([('group', [[('wait',)]], [])])
+@hypothesis.example([('spawn', [('get',)]), ('sleep', 0.25), ('put',), ('cancel', 0), ('get',)])
+@hypothesis.example([('spawn', [('lock', [])]), ('lock', [('sleep', 0.25)]), ('cancel', 0),
+                     ('lock', [])])
 def test_tale_trio_and_asyncio_tell_the_same_story(program):
     compare(program)
 
