@@ -90,7 +90,7 @@ soak: $(VENV)/.installed
 	@command -v redis-benchmark >/dev/null || { echo "make soak: redis-benchmark is missing (apt-get install redis-tools)"; exit 1; }
 	$(PY) bench/run.py --tool soak --seconds 60 --out book/results/soak.txt
 
-# More generated programs than make test runs (150 per test): each runs on
+# More generated programs than make test runs (500 per test): each runs on
 # tale, trio and asyncio, and the stories must agree (tests/test_tale_generated.py).
 soak-programs: $(VENV)/.installed
 	TALE_GENERATED_EXAMPLES=$${TALE_GENERATED_EXAMPLES:-5000} nice -n 10 $(PY) -m pytest tests/test_tale_generated.py -q --hypothesis-show-statistics
