@@ -901,6 +901,8 @@ def compare(program, peers=(OnTrio, OnAsyncio)):
                      ('spawn', [('group', [[]], []), ('spawn', [('notify', 0)])]),
                      ('join', 0), ('cwait',)])
 @hypothesis.example([('spawn', [('sleep', 0), ('spawn', [('fail',)])])])
+@hypothesis.example([('spawn', []),      # an outer group's cancellation lost: a deadlock
+                     ('group', [[('group', [[]], [('fail',)]), ('wait',)]], [('join', 0), ('fail',)])])
 @hypothesis.example([('spawn', [('get',)]), ('sleep', 0.25), ('put',), ('cancel', 0), ('get',)])
 @hypothesis.example([('spawn', [('lock', [])]), ('lock', [('sleep', 0.25)]), ('cancel', 0),
                      ('lock', [])])
