@@ -170,6 +170,3 @@ def main(argv=None):
         print(f"{name:{width}}  {us:5.2f}")
     return 0
 
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -35,7 +35,7 @@ class HTTPServer:
         self._connections = 0     # connections being served
         self._deadlines = {}      # stream -> (deadline, how to cut it off): its wait now
         self._late = set()        # the streams cut off for missing a deadline
-        self._watchdog = None     # the task that enforces the deadlines, while connections last
+        self._watchdog = None     # the task enforcing deadlines, while connections last
 
     async def __call__(self, stream):
         parser = RequestParser(max_body=self.max_body)
