@@ -22,7 +22,7 @@ class Task:
         'daemon',        # True: not waited for when the loop ends
         '_value',        # kernel: what to send at the next resumption
         '_exc',          # kernel: what to throw instead (wins over _value)
-        '_undo',         # kernel: takes it out of its wait (a sleep: its timer number)
+        '_undo',         # kernel: takes it out of its wait (a callable, or a timer number)
         '_waiting',      # kernel: what it waits on, set with _undo: 'sleep', the
                          #   task it joins, the file it watches, what it is parked in
         '_done',         # kernel: True once the coroutine has ended
