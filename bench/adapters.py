@@ -542,3 +542,48 @@ VARIANTS = {cls.name: cls for cls in (TaleGenericAdapter, TaleTrapCallAdapter,
                                       TaleTimeoutAdapter, TaleGroupAdapter,
                                       TaleVirtualAdapter)}
 BACKENDS.update(VARIANTS)
+
+
+# -- tale on the kernel of each step of chapter 14 (bench/kernel_steps.py) ----------
+
+class TaleKernelStepAdapter(TaleAdapter):
+    """tale run by a kernel class of code/stages/ch14_kernels.py: the package's
+    kernel with part of its hot path as it was before one of chapter 14's steps."""
+
+    kernel = "?"
+
+    def __init__(self):
+        super().__init__()
+        try:
+            from stages import ch14_kernels
+        except ImportError as exc:
+            raise Unavailable(f"cannot import stages.ch14_kernels: {exc}") from None
+        self.kernel_class = getattr(ch14_kernels, self.kernel)
+
+    def run(self, main):
+        return self.kernel_class().run(main)
+
+
+class TaleCh09TickAdapter(TaleKernelStepAdapter):
+    """Chapter 9's tick: a method per step, a call per task and per request."""
+    name, kernel = "tale:ch09-tick", "ReadableTick"
+
+
+class TaleBatchAdapter(TaleKernelStepAdapter):
+    """Step 1: the batch in one piece, its hot names in locals."""
+    name, kernel = "tale:batch", "BatchInOnePiece"
+
+
+class TaleFastPathAdapter(TaleKernelStepAdapter):
+    """Step 2: step 1 and the fast path for ``sleep(0)``."""
+    name, kernel = "tale:fast-path", "FastPath"
+
+
+class TaleClosureUndoAdapter(TaleKernelStepAdapter):
+    """The package's kernel with a sleep's undo a closure, as in chapter 9."""
+    name, kernel = "tale:closure-undo", "ClosureUndo"
+
+
+KERNEL_STEPS = {cls.name: cls for cls in (TaleCh09TickAdapter, TaleBatchAdapter,
+                                          TaleFastPathAdapter, TaleClosureUndoAdapter)}
+BACKENDS.update(KERNEL_STEPS)

@@ -101,6 +101,27 @@ VARIANTS_SMOKE = {"repeats": 1, "gc_repeats": 1, "timeout": 60,
                   "timers": {"tasks": 200, "max_ms": 2.0, "seed": 1},
                   "tracked": {"tasks": 100, "seconds": 0.5}}
 
+# -- chapter 14's steps from chapter 9's tick to the package's (kernel.json) --------
+
+# (step, adapter, the adapter of the step before, what the step changes); the
+# adapters run the classes of code/stages/ch14_kernels.py, "tale" the package.
+TICK_STEPS = [
+    ("1", "tale:batch", "tale:ch09-tick", "the batch in one piece, hot names in locals"),
+    ("2", "tale:fast-path", "tale:batch", "a fast path for `sleep(0)`"),
+    ("3", "tale", "tale:fast-path", "the tick in one method, `_wake` inlined (the package)"),
+]
+# Step 4, for the timers: a sleep's undo a closure (before) or its timer's number.
+UNDO_STEP = ("4", "tale", "tale:closure-undo", "a sleep's undo is its timer's number")
+
+KERNEL_FULL = {"repeats": 15, "gc_repeats": 7, "timeout": 180,
+               "switches": {"tasks": 100, "rounds": 10_000},
+               "timers": {"tasks": 100_000, "max_ms": 10.0, "seed": 1},
+               "tracked": {"tasks": 10_000, "seconds": 3.0}}
+KERNEL_SMOKE = {"repeats": 1, "gc_repeats": 1, "timeout": 60,
+                "switches": {"tasks": 10, "rounds": 50},
+                "timers": {"tasks": 200, "max_ms": 2.0, "seed": 1},
+                "tracked": {"tasks": 100, "seconds": 0.5}}
+
 # -- changes measured and not adopted (rejected.json) -------------------------------
 
 # (adapter, benchmark, the adapter it is compared with, what it changes)

@@ -166,6 +166,24 @@ def test_variants_smoke_runs_every_variant_and_writes_its_tables(smoke):
     assert "| tale |" in gc_table and "| asyncio |" in gc_table and "not run" not in gc_table
 
 
+def test_kernel_steps_smoke_runs_every_step_and_writes_its_table(smoke):
+    """Chapter 14's steps: each kernel of code/stages/ch14_kernels.py ran, and has its row."""
+    tmp_path, _data, _log = smoke
+    data = json.loads((tmp_path / "kernel.json").read_text())
+    ran = {(s["group"], s["backend"]) for s in data["samples"] if "error" not in s["result"]}
+    steps = ["tale:ch09-tick", "tale:batch", "tale:fast-path", "tale"]
+    timed = ["tale:fast-path", "tale:closure-undo", "tale"]
+    assert ran == ({("kernel", b) for b in steps}
+                   | {(g, b) for g in ("gc", "tracked") for b in timed})
+    table = (tmp_path / "kernel_steps.txt").read_text()
+    for _step, _after, _before, what in config.TICK_STEPS:
+        assert what in table
+    assert "| the package |" in table and "–" not in table.split("**The timers")[1]
+    closure = [s["result"] for s in data["samples"]
+               if s["group"] == "tracked" and s["backend"] == "tale:closure-undo"]
+    assert closure[0]["kinds_per_task"]["cell"] == 2.0      # the closure's two cells
+
+
 def test_tale_variants_switch_like_tale():
     """Each variant of the tale adapter runs the switch benchmark to the end."""
     import programs

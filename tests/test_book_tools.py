@@ -94,12 +94,12 @@ def test_stage_listing_highlights_lines_in_html(html):
 
 
 def test_block_diff_shows_changed_lines_and_ignores_indentation():
-    old = ["def step(self, task):", "    x = self.ready", "    x.append(task)", "    return 1"]
+    old = ["def step(self, task):", "    x = self.ready", "    x.append(task)  # why", "    return 1"]
     new = ["def batch(self):", "    for task in tasks:", "        x = self.ready",
-           "        x.append(task)", "        return 2"]
+           "        x.append(task)      # why", "        return 2"]
     assert tale_sphinx.block_diff(old, new) == [
         "-def step(self, task):", "+def batch(self):", "+    for task in tasks:",
-        "         x = self.ready", "         x.append(task)",     # moved in, not changed
+        "         x = self.ready", "         x.append(task)      # why",    # moved: unchanged
         "-    return 1", "+        return 2"]
     long = [f"line {n}" for n in range(20)]
     changed = long[:10] + ["new"] + long[11:]

@@ -167,13 +167,14 @@ class StageListing(LiteralInclude):
 def block_diff(old: list[str], new: list[str], context: int = 2) -> list[str]:
     """The lines that differ between two listings, diff-style ('-', '+', ' ').
 
-    Lines are compared without their indentation: a line that only moved in
-    or out, as an inlined method's lines do, is unchanged, and shown as it
-    is in `new`.  Unchanged runs longer than twice `context` are cut to
+    Lines are compared with their runs of spaces collapsed: a line that only
+    moved in or out, as an inlined method's lines do, or whose comment moved
+    along, is unchanged, and shown as it is in `new`.  Unchanged runs longer than twice `context` are cut to
     `context` lines each side of a change, with a ``...`` line between.
     """
-    matcher = difflib.SequenceMatcher(None, [line.strip() for line in old],
-                                      [line.strip() for line in new], autojunk=False)
+    matcher = difflib.SequenceMatcher(None, [" ".join(line.split()) for line in old],
+                                      [" ".join(line.split()) for line in new],
+                                      autojunk=False)
     out: list[str] = []
     codes = matcher.get_opcodes()
     for k, (tag, i1, i2, j1, j2) in enumerate(codes):
