@@ -178,7 +178,7 @@ def test_kernel_steps_smoke_runs_every_step_and_writes_its_table(smoke):
     table = (tmp_path / "kernel_steps.txt").read_text()
     for _step, _after, _before, what in config.TICK_STEPS:
         assert what in table
-    assert "| the package |" in table and "–" not in table.split("**The timers")[1]
+    assert "| the package |" in table and "| – |" not in table.split("**The timers")[1]
     closure = [s["result"] for s in data["samples"]
                if s["group"] == "tracked" and s["backend"] == "tale:closure-undo"]
     assert closure[0]["kinds_per_task"]["cell"] == 2.0      # the closure's two cells
