@@ -45,6 +45,7 @@ ATTR = re.compile(r'(\w+)=("[^"]*"|\S+)')
 BLOCK_ID = re.compile(r"#([\w-]+)")
 REFERENCE = re.compile(r"^[ \t]*<<([\w-]+)>>[ \t]*$", re.MULTILINE)
 REPLACES = re.compile(r"replaces «([\w-]+)»")
+NAMED = re.compile(r"«([\w-]+)»")
 
 
 def parse_attrs(text: str) -> dict[str, str]:
@@ -116,10 +117,13 @@ class TangleBlock(CodeBlock):
             raise self.error("a tangled block needs file=... or #block-id")
         bodies = self.env.app.tale_bodies
         replaced = REPLACES.search(action or "")
-        if replaced and replaced[1] in bodies:
-            old = replaced[1]
-            action = action.replace(f"«{old}»", f"{{ref}}`«{old}» <block-{old}>`")
-            marked = changed_lines(bodies[old].splitlines(), list(self.content))
+        if replaced:            # "replaces «a»", or "replaces «a», «b» and «c»"
+            olds = [name for name in NAMED.findall(action[replaced.start():])
+                    if name in bodies]
+            for old in olds:
+                action = action.replace(f"«{old}»", f"{{ref}}`«{old}» <block-{old}>`")
+            old_lines = [line for old in olds for line in bodies[old].splitlines()]
+            marked = changed_lines(old_lines, list(self.content)) if olds else []
             if marked and len(marked) < len([line for line in self.content if line.strip()]):
                 self.options.setdefault("emphasize-lines", ",".join(map(str, marked)))
         if action:
