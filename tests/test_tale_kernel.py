@@ -12,7 +12,7 @@ from tale import kernel, traps
 from tale.testing import VirtualClock
 
 #: Lines of code in kernel.py, not counting comments, docstrings and blank lines.
-KERNEL_TARGET_CODE_LINES = 550
+KERNEL_TARGET_CODE_LINES = 600
 
 
 def live_timers(k):

@@ -655,3 +655,43 @@ def test_a_joined_task_is_not_kept_alive_by_its_joiner():
         assert tale.run(main, debug=False)
     finally:
         gc.enable()
+
+
+# A program that uses up its descriptors must still be able to wait on the
+# files it already has: the loop's own descriptor (its selector) is taken
+# when run() starts, not at the first wait, when none may be left.
+
+def test_a_loop_out_of_descriptors_still_waits_on_the_files_it_has():
+    import resource
+    a, b = socket.socketpair()
+    a.setblocking(False)
+    hogs = []
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+
+    async def main():
+        # every free descriptor is taken, then a peer writes: the wait works
+        try:
+            while True:
+                hogs.append(socket.socket())
+        except OSError:
+            pass
+        b.send(b'x')
+        await tale.wait_readable(a)
+        return a.recv(1)
+
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (len(_open_fds()) + 16, hard))
+        with deadline():
+            assert tale.run(main) == b'x'
+    finally:
+        for sock in hogs:
+            sock.close()
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+        a.close()
+        b.close()
+    assert len(hogs) > 0
+
+
+def _open_fds():
+    import os
+    return os.listdir('/proc/self/fd')

@@ -22,8 +22,10 @@ import contextlib
 import contextvars
 import errno
 import heapq
+import inspect
 import os
 import selectors
+import signal
 import sys
 import threading
 import time
@@ -125,13 +127,15 @@ class Kernel:
         self._timers = []
         self._armed = {}             # Invariant: its keys are numbers in _timers
         self._timers_set = 0         # the number of the last timer set
-        self._selector = None        # made at the first I/O wait
+        self._selector = None        # made when run() starts
         self._files = {}             # fd -> _File, the descriptors watched
         self._stale_files = []       # _Files whose waiters changed since the last poll
         self._io_waits = 0           # Invariant: == tasks waiting on files + _outside
         self._outside = 0            # wake-ups expected from other threads (ch. 18)
         self._wakeup = None          # the wake-up socket, made at first use (ch. 18)
         self._swept = 0.0            # when we last looked for closed files
+        self._idle = False           # True only while the loop waits (ch. 18)
+        self._interrupted = False    # a Ctrl-C held back for the next wait (ch. 18)
         self._live = 0               # unfinished tasks that are not daemons
         self._daemons = set()        # unfinished daemon tasks
         self._stopping = False       # True once the daemons have been cancelled
@@ -152,10 +156,16 @@ class Kernel:
         """Run the main task and every non-daemon task to the end."""
         if _running.kernel is not None:
             raise RuntimeError('tale.run() cannot be called inside a running loop')
-        main = self._new_task(_coroutine(corofunc, args, 'tale.run()'), False,
-                              contextvars.copy_context())
-        _running.kernel = self
+        sigint = None
         try:
+            # The loop takes its descriptor before any task runs, not at the
+            # first wait: a program that uses up its descriptors must still
+            # find its loop able to wait for the files it has.
+            self._selector = selectors.DefaultSelector()
+            _running.kernel = self
+            sigint = self._take_sigint()    # Ctrl-C kept out of the kernel (ch. 18)
+            main = self._new_task(_coroutine(corofunc, args, 'tale.run()'), False,
+                                  contextvars.copy_context())
             try:
                 self._loop()
             except BaseException:           # a deadlock, Ctrl-C, exit(), a kernel bug
@@ -170,11 +180,16 @@ class Kernel:
                 self._wakeup.close()
             if self._selector is not None:
                 self._selector.close()
+            if sigint is not None:
+                signal.signal(signal.SIGINT, sigint)
+                if self._interrupted:       # held back, and no tick left to raise it
+                    self._raise_held_interrupt()
         return main.result()
 
     def _shutdown(self):
         # Cancel every task still alive, and let the loop run their cleanup.
         self._closing = True
+        self._idle = self._interrupted = False
         queued = set(self._ready)
         for task in list(self._tasks):
             if task._undo is None and task not in queued:   # Ctrl-C caught it between
@@ -232,12 +247,18 @@ class Kernel:
     def poll(self, timeout):
         """Step 2: wait for files, or for the first timer; nothing to wait for
         and nobody ready is a deadlock."""
+        if self._interrupted:               # a Ctrl-C held back (chapter 18)
+            self._raise_held_interrupt()
         if self._stale_files:
             self._tidy_files()
         if self._io_waits:
             self._poll(timeout)
         elif timeout:
+            self._idle = True               # a Ctrl-C now is raised at once (ch. 18)
+            if self._interrupted:
+                self._raise_held_interrupt()
             self.clock.sleep(timeout)
+            self._idle = False
         elif timeout is None and not self._ready:
             raise self._deadlock()
         if self._hooks is not None:
@@ -289,12 +310,15 @@ class Kernel:
                 self._finish(task, stop.value, None)
                 return
             except (KeyboardInterrupt, SystemExit) as error:
-                self._finish(task, None, error)
-                task._mark_retrieved()      # run() raises it: delivered
+                if task.coro.cr_frame is None:  # it came out of the task
+                    self._finish(task, None, error)
+                    task._mark_retrieved()  # run() raises it: delivered
+                # else Ctrl-C struck the loop around the step: the task
+                # is still alive, and _shutdown cancels it like the rest
                 raise                       # Ctrl-C and exit() stop the loop (see run)
             except BaseException as error:  # the task failed; the loop goes on
                 self._finish(task, None, error)
-                task = None             # the error's traceback keeps this frame: not the task
+                task = None             # its traceback keeps this frame: drop the task
                 return
             if not self.dispatch(task, request):
                 return                      # the task waits, or is queued
@@ -518,8 +542,6 @@ class Kernel:
 
     def _file(self, fileobj):
         """The record of `fileobj`'s descriptor, made if there is none."""
-        if self._selector is None:
-            self._selector = selectors.DefaultSelector()
         fd = fileobj if isinstance(fileobj, int) else fileobj.fileno()
         if fd < 0:
             raise ClosedResourceError(errno.EBADF, f'{fileobj!r} is closed')
@@ -559,10 +581,14 @@ class Kernel:
         self._stale_files.append(file)
 
     def _poll(self, timeout):
+        self._idle = True       # a Ctrl-C now is raised at once (chapter 18)
+        if self._interrupted:
+            self._raise_held_interrupt()
         if timeout is None:     # only I/O can wake us: poll in slices, and look
             events = self._selector.select(CLOSED_CHECK_EVERY)    # for closed files
         else:
             events = self.clock.select(self._selector, timeout)
+        self._idle = False
         for key, mask in events:
             file = key.data
             if file is None:        # the wake-up socket (chapter 18)
@@ -623,8 +649,6 @@ class Kernel:
         """The loop's `Wakeup`, made and registered with the selector at first use."""
         wakeup = self._wakeup
         if wakeup is None:
-            if self._selector is None:
-                self._selector = selectors.DefaultSelector()
             wakeup = self._wakeup = Wakeup()
             self._selector.register(wakeup.fileno(), READ, None)
         return wakeup
@@ -633,6 +657,24 @@ class Kernel:
         """Expect `n` more (or fewer) wake-ups from outside; the loop polls for them."""
         self._outside += n
         self._io_waits += n
+
+    # Ctrl-C: raised at once in a task's code or while the loop waits; held
+    # back while the kernel keeps its books, and raised at its next wait.
+    def _take_sigint(self):
+        """Handle SIGINT for this run if Python's own handler has it; return that one."""
+        if (threading.current_thread() is not threading.main_thread()
+                or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
+            return None             # not ours: another thread, or the program's handler
+        return signal.signal(signal.SIGINT, self._on_sigint)
+
+    def _on_sigint(self, signum, frame):
+        if self._idle or not _holds_interrupt(frame):
+            raise KeyboardInterrupt
+        self._interrupted = True    # raised by the tick, at its next wait
+
+    def _raise_held_interrupt(self):
+        self._interrupted = False
+        raise KeyboardInterrupt
 
     def check_invariants(self, between_ticks=False):
         """Assert the rules written next to the kernel's data (debug mode, tests).
@@ -687,3 +729,19 @@ class _File:
 
     def describe_wait(self, task):
         return f"{'read' if task is self.reader else 'write'} on {self.fileobj!r}"
+
+
+_TASK_CODE = inspect.CO_COROUTINE | inspect.CO_ITERABLE_COROUTINE
+_FINALIZE = weakref.finalize.__call__.__code__
+
+
+def _holds_interrupt(frame):
+    """Must a Ctrl-C that struck in `frame` wait for the kernel's next tick?"""
+    while frame is not None:
+        code = frame.f_code
+        if code.co_flags & _TASK_CODE:
+            return False        # a task's own code
+        if code.co_filename == __file__ or code is _FINALIZE or code.co_name == '__del__':
+            return True         # the kernel's books, or a finalizer
+        frame = frame.f_back
+    return False

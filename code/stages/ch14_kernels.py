@@ -2,7 +2,9 @@
 
 Each class is the package's Kernel with part of its hot path as it was
 before one of the chapter's steps; `tale.run` never uses them, but
-``ReadableTick().run(main)`` runs a program on chapter 9's tick.
+``ReadableTick().run(main)`` runs a program on chapter 9's tick.  (A Ctrl-C
+that strikes in their own methods is raised at once rather than held for
+the next wait: chapter 18's rule knows the kernel's own file only.)
 """
 import heapq
 
@@ -49,12 +51,18 @@ class ReadableTick(Kernel):
     def poll(self, timeout):
         """Step 2: wait for files, or for the first timer; nothing to wait for
         and nobody ready is a deadlock."""
+        if self._interrupted:               # a Ctrl-C held back (chapter 18)
+            self._raise_held_interrupt()
         if self._stale_files:
             self._tidy_files()
         if self._io_waits:
             self._poll(timeout)
         elif timeout:
+            self._idle = True               # a Ctrl-C now is raised at once (ch. 18)
+            if self._interrupted:
+                self._raise_held_interrupt()
             self.clock.sleep(timeout)
+            self._idle = False
         elif timeout is None and not self._ready:
             raise self._deadlock()
         if self._hooks is not None:
@@ -106,12 +114,15 @@ class ReadableTick(Kernel):
                 self._finish(task, stop.value, None)
                 return
             except (KeyboardInterrupt, SystemExit) as error:
-                self._finish(task, None, error)
-                task._mark_retrieved()      # run() raises it: delivered
+                if task.coro.cr_frame is None:  # it came out of the task
+                    self._finish(task, None, error)
+                    task._mark_retrieved()  # run() raises it: delivered
+                # else Ctrl-C struck the loop around the step: the task
+                # is still alive, and _shutdown cancels it like the rest
                 raise                       # Ctrl-C and exit() stop the loop (see run)
             except BaseException as error:  # the task failed; the loop goes on
                 self._finish(task, None, error)
-                task = None             # the error's traceback keeps this frame: not the task
+                task = None             # its traceback keeps this frame: drop the task
                 return
             if not self.dispatch(task, request):
                 return                      # the task waits, or is queued
@@ -160,12 +171,15 @@ class BatchInOnePiece(ReadableTick):
                     self._finish(task, stop.value, None)
                     break
                 except (KeyboardInterrupt, SystemExit) as error:
-                    self._finish(task, None, error)
-                    task._mark_retrieved()  # run() raises it: delivered
+                    if task.coro.cr_frame is None:  # it came out of the task
+                        self._finish(task, None, error)
+                        task._mark_retrieved()  # run() raises it: delivered
+                    # else Ctrl-C struck the loop around the step: the task
+                    # is still alive, and _shutdown cancels it like the rest
                     raise                   # Ctrl-C and exit() stop the loop (see run)
                 except BaseException as error:  # the task failed; the loop goes on
                     self._finish(task, None, error)
-                    task = None             # the error's traceback keeps this frame: not the task
+                    task = None             # its traceback keeps this frame: drop the task
                     break
                 try:                        # dispatch, inlined: another call fewer
                     handler = traps[request[0]] if type(request) is tuple else None
@@ -210,12 +224,15 @@ class FastPath(ReadableTick):
                     self._finish(task, stop.value, None)
                     break
                 except (KeyboardInterrupt, SystemExit) as error:
-                    self._finish(task, None, error)
-                    task._mark_retrieved()  # run() raises it: delivered
+                    if task.coro.cr_frame is None:  # it came out of the task
+                        self._finish(task, None, error)
+                        task._mark_retrieved()  # run() raises it: delivered
+                    # else Ctrl-C struck the loop around the step: the task
+                    # is still alive, and _shutdown cancels it like the rest
                     raise                   # Ctrl-C and exit() stop the loop (see run)
                 except BaseException as error:  # the task failed; the loop goes on
                     self._finish(task, None, error)
-                    task = None             # the error's traceback keeps this frame: not the task
+                    task = None             # its traceback keeps this frame: drop the task
                     break
                 if request is YIELD:        # sleep(0), by identity: no table, no call
                     task._value = None      # its answer, not the last one

@@ -96,6 +96,9 @@ class TaskGroup:
         self._closed = True
         errors += [task.exception() for task in self._tasks
                    if not task.cancelled() and task.exception() is not None]
+        for error in errors:                     # Ctrl-C and exit() stop the program:
+            if isinstance(error, (KeyboardInterrupt, SystemExit)):
+                raise error                      # they are not the group's to wrap
         if errors:
             raise BaseExceptionGroup('a task group failed', errors)
         if cancelled is not None and cancelled is not exc:
