@@ -565,25 +565,31 @@ class TaleKernelStepAdapter(TaleAdapter):
 
 
 class TaleCh09TickAdapter(TaleKernelStepAdapter):
-    """Chapter 9's tick: a method per step, a call per task and per request."""
+    """Chapter 9's kernel: a method per step, a call per task and per request."""
     name, kernel = "tale:ch09-tick", "ReadableTick"
 
 
-class TaleBatchAdapter(TaleKernelStepAdapter):
-    """Step 1: the batch in one piece, its hot names in locals."""
-    name, kernel = "tale:batch", "BatchInOnePiece"
+class TaleStep1Adapter(TaleKernelStepAdapter):
+    """After step 1: the batch in one piece, its hot names in locals."""
+    name, kernel = "tale:step1", "BatchInOnePiece"
 
 
-class TaleFastPathAdapter(TaleKernelStepAdapter):
-    """Step 2: step 1 and the fast path for ``sleep(0)``."""
-    name, kernel = "tale:fast-path", "FastPath"
+class TaleStep2Adapter(TaleKernelStepAdapter):
+    """After step 2: and the fast path for ``sleep(0)``."""
+    name, kernel = "tale:step2", "FastPath"
 
 
-class TaleClosureUndoAdapter(TaleKernelStepAdapter):
-    """The package's kernel with a sleep's undo a closure, as in chapter 9."""
-    name, kernel = "tale:closure-undo", "ClosureUndo"
+class TaleStep3Adapter(TaleKernelStepAdapter):
+    """After step 3: the tick in one method (a sleep's undo still a closure)."""
+    name, kernel = "tale:step3", "ClosureUndo"
 
 
-KERNEL_STEPS = {cls.name: cls for cls in (TaleCh09TickAdapter, TaleBatchAdapter,
-                                          TaleFastPathAdapter, TaleClosureUndoAdapter)}
+class TaleStep4Adapter(TaleKernelStepAdapter):
+    """After step 4: a sleep's undo its timer's number (a context per task)."""
+    name, kernel = "tale:step4", "OwnContexts"
+
+
+KERNEL_STEPS = {cls.name: cls for cls in (TaleCh09TickAdapter, TaleStep1Adapter,
+                                          TaleStep2Adapter, TaleStep3Adapter,
+                                          TaleStep4Adapter)}
 BACKENDS.update(KERNEL_STEPS)

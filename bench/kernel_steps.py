@@ -1,13 +1,13 @@
-"""Chapter 14's steps from chapter 9's readable tick to the package's, each measured.
+"""Chapter 14's steps from chapter 9's readable kernel to the package's, each measured.
 
 Run by ``bench/run.py`` after the other parts (alone: ``bench/run.py --only
-kernel``).  Each step is a kernel class of code/stages/ch14_kernels.py, run
-through an adapter (``tale:ch09-tick``, ``tale:batch``, ``tale:fast-path``;
-step 3 is plain ``tale``), on the switch benchmark, in the same interleaved
-rounds as the step before it.  Then the timers benchmark with every
-collection timed, and the objects the collector tracks per sleeping task, on
-``tale:fast-path`` (before step 3), ``tale:closure-undo`` (the package's
-kernel with chapter 9's undo for a sleep, before step 4) and ``tale``.  Every sample in a fresh process pinned
+kernel``).  The kernel after each step is a class of code/stages/ch14_kernels.py,
+run through an adapter (``tale:ch09-tick``, ``tale:step1`` ... ``tale:step4``;
+after step 5 it is plain ``tale``).  Each benchmark of ``config.KERNEL_BENCHES``
+runs the kernels before and after the steps it measures, in the same
+interleaved rounds: the switch benchmark every step; the timers benchmark, with
+every collection timed, and the objects the collector tracks per sleeping task,
+steps 3 to 5; spawn and join, step 5.  Every sample in a fresh process pinned
 to one CPU.  Writes kernel.json (the raw samples) and kernel_steps.txt.
 """
 from __future__ import annotations
@@ -15,20 +15,29 @@ from __future__ import annotations
 import os
 import statistics
 
-from config import TICK_STEPS, UNDO_STEP
+from config import HEADLINE, KERNEL_BENCHES, KERNEL_STEP_LIST
 from report import by_round, cell, values
 
 NAME = "kernel"
-SWITCHERS = list(dict.fromkeys(n for _, after, before, _ in TICK_STEPS for n in (before, after)))
-TIMED = [TICK_STEPS[2][2], UNDO_STEP[2], UNDO_STEP[1]]     # fast-path, closure-undo, tale
-BACKEND_NAMES = list(dict.fromkeys(SWITCHERS + TIMED))
+STEPS = {step: (after, before, what) for step, after, before, what in KERNEL_STEP_LIST}
+
+
+def _kernels(steps):
+    """The adapters a list of steps needs, in order: each step's before, then after."""
+    return list(dict.fromkeys(n for s in steps for n in (STEPS[s][1], STEPS[s][0])))
+
+
+BACKEND_NAMES = _kernels(STEPS)
 
 
 def plan(cfg):
-    """[(job list, repeats)]: the switch benchmark on every step, then step 4 on timers."""
-    return [([("kernel", "switches", cfg["switches"], SWITCHERS)], cfg["repeats"]),
-            ([("gc", "timers_gc", cfg["timers"], TIMED),
-              ("tracked", "tracked", cfg["tracked"], TIMED)], cfg["gc_repeats"])]
+    """[(job list, repeats)]: switches and spawn and join, then the timers and the objects."""
+    fast = [("kernel", bench, cfg[bench], _kernels(KERNEL_BENCHES[bench]))
+            for bench in ("switches", "spawn_join")]
+    timed = _kernels(KERNEL_BENCHES["timers_gc"])
+    return [(fast, cfg["repeats"]),
+            ([("gc", "timers_gc", cfg["timers"], timed),
+              ("tracked", "tracked", cfg["tracked"], timed)], cfg["gc_repeats"])]
 
 
 def _within(data, group, bench, after, before, key):
@@ -38,34 +47,45 @@ def _within(data, group, bench, after, before, key):
     return statistics.median(ratios) if ratios else None
 
 
-def _change(after, before):
-    if after is None or before is None:
-        return "–"
-    return f"{after - before:+.0f} ns ({100 * (after - before) / before:+.0f} %)"
+def _ratio(x):
+    return "–" if x is None else f"{x:.3f}"
+
+
+def _label(backend):
+    if backend == "tale:ch09-tick":
+        return "chapter 9's kernel"
+    step = next(s for s, (after, _b, _w) in STEPS.items() if after == backend)
+    return f"after step {step}" + (" (the package)" if backend == "tale" else "")
 
 
 def steps_text(data):
-    ns = {b: values(data, "kernel", "switches", b, "cpu_ns_per_switch") for b in SWITCHERS}
+    key = HEADLINE["switches"][1]
     lines = ["| step | switch benchmark: CPU ns per switch, median (min–max) "
              "| change of the medians | of the fastest samples "
              "| time against the step before (median of the rounds) |",
-             "|---|---|---|---|---|",
-             f"| chapter 9's tick | {cell(ns[SWITCHERS[0]])[1]} | – | – | – |"]
-    for step, after, before, what in TICK_STEPS:
-        a, b = ns[after], ns[before]
-        within = _within(data, "kernel", "switches", after, before, "cpu_ns_per_switch")
-        lines.append(f"| {step}. {what} | {cell(a)[1]} | {_change(cell(a)[0], cell(b)[0])} "
-                     f"| {_change(min(a), min(b)) if a and b else '–'} "
-                     f"| {'–' if within is None else f'{within:.3f}'} |")
-    step, after, before, what = UNDO_STEP
+             "|---|---|---|---|---|"]
+    first = STEPS[KERNEL_BENCHES["switches"][0]][1]
+    lines.append(f"| chapter 9's kernel | {cell(values(data, 'kernel', 'switches', first, key))[1]} "
+                 "| – | – | – |")
+    for step in KERNEL_BENCHES["switches"]:
+        after, before, what = STEPS[step]
+        a = values(data, "kernel", "switches", after, key)
+        b = values(data, "kernel", "switches", before, key)
+        change = "–"
+        fastest = "–"
+        if a and b:
+            ma, mb = cell(a)[0], cell(b)[0]
+            change = f"{ma - mb:+.0f} ns ({100 * (ma - mb) / mb:+.0f} %)"
+            fastest = f"{min(a) - min(b):+.0f} ns ({100 * (min(a) - min(b)) / min(b):+.0f} %)"
+        lines.append(f"| {step}. {what} | {cell(a)[1]} | {change} | {fastest} "
+                     f"| {_ratio(_within(data, 'kernel', 'switches', after, before, key))} |")
+
+    timed = _kernels(KERNEL_BENCHES["timers_gc"])
     lines += ["", "**The timers benchmark** (every collection timed; CPU time, median "
-              "(min–max) of the runs), for step 3 and step 4", "",
+              "(min–max) of the runs)", "",
               "| kernel | whole run (s) | in collections (s) | full collections "
               "| objects tracked per sleeping task |", "|---|---|---|---|---|"]
-    labels = {TICK_STEPS[2][2]: "after step 2 (a call per step of the tick)",
-              before: "the package, but a sleep's undo a closure (before step 4)",
-              after: "the package"}
-    for backend in TIMED:
+    for backend in timed:
         run = values(data, "gc", "timers_gc", backend, "cpu_seconds")
         in_gc = values(data, "gc", "timers_gc", backend, "gc_cpu_seconds")
         full = values(data, "gc", "timers_gc", backend, "gen2_collections")
@@ -77,13 +97,25 @@ def steps_text(data):
             tracked = f"{round(found[0]['tracked_per_task'], 2):g}: " + ", ".join(
                 f"`{k}` {round(v, 2):g}" for k, v in sorted(kinds.items(),
                                                            key=lambda kv: (-kv[1], kv[0])))
-        lines.append(f"| {labels[backend]} | {cell(run)[1]} | {cell(in_gc)[1]} "
+        lines.append(f"| {_label(backend)} | {cell(run)[1]} | {cell(in_gc)[1]} "
                      f"| {'–' if not full else f'{cell(full)[0]:g}'} | {tracked} |")
-    lines.append("")
-    for (step, after, before, what) in (TICK_STEPS[2], UNDO_STEP):
-        within = _within(data, "gc", "timers_gc", after, before, "cpu_seconds")
-        lines.append(f"Step {step} on the timers benchmark, time after against before "
-                     f"(median of the rounds): {'–' if within is None else f'{within:.3f}'}.")
+
+    spawn_key = HEADLINE["spawn_join"][1]
+    lines += ["", "**Spawn and join** (CPU µs per task, median "
+              "(min–max) of the rounds)", "", "| kernel | CPU µs per task |", "|---|---|"]
+    for backend in _kernels(KERNEL_BENCHES["spawn_join"]):
+        lines.append(f"| {_label(backend)} | "
+                     f"{cell(values(data, 'kernel', 'spawn_join', backend, spawn_key))[1]} |")
+
+    lines += ["", "**Time after each step against before** (median of the rounds)", "",
+              "| step | timers | spawn and join |", "|---|---|---|"]
+    for step in sorted(set(KERNEL_BENCHES["timers_gc"]) | set(KERNEL_BENCHES["spawn_join"])):
+        after, before, what = STEPS[step]
+        timers = (_within(data, "gc", "timers_gc", after, before, "cpu_seconds")
+                  if step in KERNEL_BENCHES["timers_gc"] else None)
+        spawns = (_within(data, "kernel", "spawn_join", after, before, spawn_key)
+                  if step in KERNEL_BENCHES["spawn_join"] else None)
+        lines.append(f"| {step}. {what} | {_ratio(timers)} | {_ratio(spawns)} |")
     return "\n".join(lines) + "\n"
 
 

@@ -154,8 +154,8 @@ def test_variants_smoke_runs_every_variant_and_writes_its_tables(smoke):
             assert s["result"]["switches"] == p["tasks"] * p["rounds"]
     tracked = [s["result"] for s in data["samples"]
                if s["group"] == "tracked" and s["backend"] == "tale"]
-    assert tracked[0]["kinds_per_task"] == {"Task": 1.0, "coroutine": 1.0, "generator": 1.0,
-                                            "Context": 1.0}     # chapter 18: one per task
+    # No Context: a task spawned from an empty one shares the blank context (chapter 9).
+    assert tracked[0]["kinds_per_task"] == {"Task": 1.0, "coroutine": 1.0, "generator": 1.0}
     import variants
     unused = (tmp_path / "unused.txt").read_text()
     for _backend, _base, _name, label in variants.UNUSED:
@@ -167,21 +167,27 @@ def test_variants_smoke_runs_every_variant_and_writes_its_tables(smoke):
 
 
 def test_kernel_steps_smoke_runs_every_step_and_writes_its_table(smoke):
-    """Chapter 14's steps: each kernel of code/stages/ch14_kernels.py ran, and has its row."""
+    """Chapter 14's steps: each kernel of code/stages/ch14_kernels.py ran, and has its rows."""
     tmp_path, _data, _log = smoke
     data = json.loads((tmp_path / "kernel.json").read_text())
-    ran = {(s["group"], s["backend"]) for s in data["samples"] if "error" not in s["result"]}
-    steps = ["tale:ch09-tick", "tale:batch", "tale:fast-path", "tale"]
-    timed = ["tale:fast-path", "tale:closure-undo", "tale"]
-    assert ran == ({("kernel", b) for b in steps}
-                   | {(g, b) for g in ("gc", "tracked") for b in timed})
+    ran = {(s["group"], s["bench"], s["backend"]) for s in data["samples"]
+           if "error" not in s["result"]}
+    every = ["tale:ch09-tick", "tale:step1", "tale:step2", "tale:step3", "tale:step4", "tale"]
+    timed = ["tale:step2", "tale:step3", "tale:step4", "tale"]
+    assert ran == ({("kernel", "switches", b) for b in every}
+                   | {("kernel", "spawn_join", b) for b in ("tale:step4", "tale")}
+                   | {(g, bench, b) for g, bench in (("gc", "timers_gc"), ("tracked", "tracked"))
+                      for b in timed})
     table = (tmp_path / "kernel_steps.txt").read_text()
-    for _step, _after, _before, what in config.TICK_STEPS:
+    for _step, _after, _before, what in config.KERNEL_STEP_LIST:
         assert what in table
-    assert "| the package |" in table and "| – |" not in table.split("**The timers")[1]
-    closure = [s["result"] for s in data["samples"]
-               if s["group"] == "tracked" and s["backend"] == "tale:closure-undo"]
-    assert closure[0]["kinds_per_task"]["cell"] == 2.0      # the closure's two cells
+    assert "| after step 5 (the package) |" in table
+    assert "| – |" not in table.split("**The timers")[1].split("**Time after")[0]
+    tracked = {s["backend"]: s["result"]["kinds_per_task"] for s in data["samples"]
+               if s["group"] == "tracked"}
+    assert tracked["tale:step3"]["cell"] == 2.0          # the closure's two cells
+    assert "cell" not in tracked["tale:step4"] and tracked["tale:step4"]["Context"] == 1.0
+    assert "Context" not in tracked["tale"]               # the blank context, shared
 
 
 def test_tale_variants_switch_like_tale():

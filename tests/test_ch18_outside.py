@@ -713,6 +713,47 @@ def test_each_task_has_a_copy_of_its_spawners_context():
     assert var.get() == 'root'              # run() leaves the caller's context alone
 
 
+def test_tasks_that_share_the_blank_context_never_see_each_others_variables():
+    # Spawned from an empty context, tasks share one until one sets a variable.
+    var = contextvars.ContextVar('var', default='-')
+
+    async def reader(log, name):
+        for _ in range(3):
+            log.append((name, var.get()))
+            await tale.sleep(0)
+
+    async def setter(log, name, then):
+        var.set(name)
+        if then == 'spawn':
+            child = await tale.spawn(reader, log, name + '/child')
+            await child.join()
+        elif then == 'sleep':
+            await tale.sleep(0)
+        log.append((name, var.get()))       # 'end': sets it and finishes
+
+    async def main():
+        log = []
+        tasks = [await tale.spawn(reader, log, 'r1'),
+                 await tale.spawn(setter, log, 's1', 'end'),
+                 await tale.spawn(reader, log, 'r2'),
+                 await tale.spawn(setter, log, 's2', 'sleep'),
+                 await tale.spawn(setter, log, 's3', 'spawn'),
+                 await tale.spawn(reader, log, 'r3')]
+        for task in tasks:
+            await task.join()
+        late = await tale.spawn(reader, log, 'late')
+        await late.join()
+        return log, var.get()
+    # From an empty context (pytest's own has decimal's variable in it).
+    log, last = contextvars.Context().run(tale.run, main)
+    assert last == '-'
+    seen = {}
+    for name, value in log:
+        seen.setdefault(name, set()).add(value)
+    assert seen == {'r1': {'-'}, 'r2': {'-'}, 'r3': {'-'}, 'late': {'-'},
+                    's1': {'s1'}, 's2': {'s2'}, 's3': {'s3'}, 's3/child': {'s3'}}
+
+
 def test_generator_based_coroutines_still_spawn_under_their_own_name():
     async def main():
         task = await tale.spawn(tale.sleep, 0)

@@ -7,6 +7,7 @@ both to the package's behaviour: the library's own tests and chapters 9 to
 13, 18 and 19 run with the readable kernel imported as ``tale.kernel``; and
 the same programs give the same transcripts on every step of chapter 14.
 """
+import contextvars
 import os
 import subprocess
 import sys
@@ -45,7 +46,7 @@ def test_the_library_runs_on_chapter_9s_readable_kernel():
 
 
 KERNELS = [ch14_kernels.ReadableTick, ch14_kernels.BatchInOnePiece, ch14_kernels.FastPath,
-           kernel.Kernel, ch14_kernels.ClosureUndo]
+           ch14_kernels.ClosureUndo, ch14_kernels.OwnContexts, kernel.Kernel]
 
 
 async def _worker(name, log, rounds):
@@ -119,12 +120,41 @@ def test_every_step_counts_its_ticks(cls):
     assert k.ticks == 5 + 1           # five switches, and the tick that ends the task
 
 
-def test_the_steps_differ_only_in_their_tick_and_sleep():
+def test_the_steps_differ_only_in_what_their_listings_replace():
     """Each class of chapter 14's stage overrides only what its listing replaces."""
-    assert set(vars(ch14_kernels.ReadableTick)) - {"__module__", "__doc__"} == {
+    def own(cls):
+        return set(vars(cls)) - {"__module__", "__doc__"}
+    assert own(ch14_kernels.OwnContexts) == {"_loop", "trap_spawn"}
+    assert own(ch14_kernels.ClosureUndo) == {"trap_sleep", "_undo_wait"}
+    assert own(ch14_kernels.ReadableTick) == {
         "_loop", "tick", "poll_timeout", "poll", "expire_timers", "next_deadline",
         "run_batch", "resume", "dispatch"}
     for cls in (ch14_kernels.BatchInOnePiece, ch14_kernels.FastPath):
-        assert set(vars(cls)) - {"__module__", "__doc__"} == {"run_batch"}
-    assert set(vars(ch14_kernels.ClosureUndo)) - {"__module__", "__doc__"} == {
-        "trap_sleep", "_undo_wait"}
+        assert own(cls) == {"run_batch"}
+
+
+@pytest.mark.parametrize("cls", KERNELS, ids=lambda c: c.__name__)
+def test_a_task_that_sets_a_variable_and_fails_leaves_the_others_their_context(cls):
+    """The blank context of step 5: claimed by a task that then fails in the same step."""
+    var = contextvars.ContextVar("var", default="-")
+
+    async def sets_and_fails():
+        var.set("mine")
+        raise KeyError("after setting")
+
+    async def reads(log):
+        await tale.sleep(0)
+        log.append(var.get())
+
+    async def main():
+        log = []
+        failing = await tale.spawn(sets_and_fails)
+        reader = await tale.spawn(reads, log)
+        await tale.sleep(0)
+        await reader.join()
+        with pytest.raises(KeyError):
+            await failing.join()
+        later = await tale.spawn(reads, log)
+        await later.join()
+        return log
+    assert contextvars.Context().run(cls(None, True).run, main) == ["-", "-"]

@@ -116,6 +116,9 @@ class Kernel:
         self._hooks = None           # what instruments see of the tick, or None (ch. 19)
         self.ticks = 0               # ticks so far, for tests and curiosity
         self._tasks = {}             # the task table: every unfinished task, in order
+        # The empty context that tasks with _context None share (chapter 14).
+        # Invariant: between steps it is empty
+        self._blank = contextvars.Context()
         # Tasks to resume, oldest first, each with its answer in _value/_exc.
         # Invariant: a task in _ready is not done and has no _undo
         self._ready = deque()
@@ -423,12 +426,6 @@ class Kernel:
     # Handlers.  Each takes the task and its whole request (cheaper than a
     # star-call), and answers at once (sets task._value, returns True) or
     # leaves the task waiting with an _undo, or queued (returns None).
-    def trap_spawn(self, task, request):
-        _, coro, daemon = request
-        task._value = self._new_task(coro, daemon, task._context.copy())
-        task._value._parent = weakref.ref(task)
-        return True
-
     def _refuse(self, task, error):
         """Refuse a bad request: `error` is raised at the task's await."""
         task._exc = error
@@ -458,6 +455,12 @@ class Kernel:
 
     def trap_current(self, task, request):
         task._value = task
+        return True
+
+    def trap_spawn(self, task, request):
+        _, coro, daemon = request
+        task._value = self._new_task(coro, daemon, task._context.copy())
+        task._value._parent = weakref.ref(task)
         return True
 
     def trap_sleep(self, task, request):
@@ -681,6 +684,7 @@ class Kernel:
 
         Called from a task, the task running is neither queued nor waiting.
         """
+        assert not (between_ticks and len(self._blank))            # nobody's variables
         assert set(self._armed) <= {number for _, number, _ in self._timers}
         assert all(self._armed[number]._waiting == 'sleep'     # a sleep's timer:
                    and self._armed[number]._undo is not None   # its task sleeps

@@ -117,6 +117,9 @@ class Kernel:
         self._hooks = None           # what instruments see of the tick, or None (ch. 19)
         self.ticks = 0               # ticks so far, for tests and curiosity
         self._tasks = {}             # the task table: every unfinished task, in order
+        # The empty context that tasks with _context None share (chapter 14).
+        # Invariant: between steps it is empty
+        self._blank = contextvars.Context()
         # Tasks to resume, oldest first, each with its answer in _value/_exc.
         # Invariant: a task in _ready is not done and has no _undo
         self._ready = deque()
@@ -214,14 +217,21 @@ class Kernel:
         self._finish(task, None, CancelledError('abandoned when the loop stopped'))
 
     def _loop(self):
+        """Tick until every task is done, inside the blank context (see _run_ticks)."""
+        while self._blank.run(self._run_ticks):
+            pass                        # a task claimed the blank one: a new one
+
+    def _run_ticks(self):
         """Tick until every task is done: first the others, then the daemons.
 
         The tick of chapter 9 in one method: its four steps, in order, are
         marked ``# Step``.  Discussion: everything here is for speed, and
         chapter 14 shows each change from chapter 9's tick with what it buys:
         the names a tick or a switch uses are locals, looked up once per run;
-        _wake, resume and dispatch are written out where they are called; and
-        sleep(0), the request YIELD, is answered before the table of handlers.
+        _wake, resume and dispatch are written out where they are called;
+        sleep(0), the request YIELD, is answered before the table of handlers;
+        and a task without a context of its own runs in the blank one, which the
+        loop runs in.  Returns True when a task has claimed the blank context.
         """
         ready = self._ready
         popleft, append = ready.popleft, ready.append
@@ -232,6 +242,7 @@ class Kernel:
         debug = self.debug
         hooks = self._hooks
         send = type(self).step          # how a task's coroutine is sent its answer
+        blank = self._blank             # the context we run in, shared, kept empty
         while self._live or self._daemons:
             if not self._live and not self._stopping:   # the last real task is done
                 self._stopping = True
@@ -290,14 +301,17 @@ class Kernel:
                 hooks.batch(len(ready))
             for _ in range(len(ready)):
                 task = popleft()
+                context = task._context     # None: the blank one, which we are in
                 while True:                 # resume, inlined: one call fewer per switch
                     try:
                         exc = task._exc
                         if exc is None:
-                            request = task._context.run(send, task.coro, task._value)
+                            request = (send(task.coro, task._value) if context is None
+                                       else context.run(send, task.coro, task._value))
                         else:
                             task._exc = None
-                            request = task._context.run(task.coro.throw, exc)
+                            request = (task.coro.throw(exc) if context is None
+                                       else context.run(task.coro.throw, exc))
                     except StopIteration as stop:
                         self._finish(task, stop.value, None)
                         break
@@ -307,6 +321,8 @@ class Kernel:
                             task._mark_retrieved()  # run() raises it: delivered
                         # else Ctrl-C struck the loop around the step: the task
                         # is still alive, and _shutdown cancels it like the rest
+                        if blank:
+                            self._claim_blank(task)
                         raise                   # Ctrl-C and exit() stop the loop (see run)
                     except BaseException as error:  # the task failed; the loop goes on
                         self._finish(task, None, error)
@@ -329,8 +345,13 @@ class Kernel:
                         if not handler(task, request):
                             break               # the task waits, or is queued
                     except Exception as error:  # a fault of the kernel's, not the task's
+                        if blank:
+                            self._claim_blank(task)
                         raise RuntimeError(f'tale: internal error answering '
                                            f'{request[0]!r} for {task!r}') from error
+                if blank:                   # the task set a variable in it: now its own,
+                    self._claim_blank(task)
+                    return True             # and the loop goes on in a new blank one
             if debug:                       # and, when debugging, check
                 self.check_invariants(between_ticks=True)
 
@@ -371,6 +392,13 @@ class Kernel:
         task._undo = None
         task._value = value
         self._ready.append(task)
+
+    def _claim_blank(self, task):
+        """`task` set a variable in the blank context: that context is its own
+        now (None: the task has failed, and nobody needs it)."""
+        if task is not None:
+            task._context = self._blank
+        self._blank = contextvars.Context()
 
     def _cancel(self, task, exc):
         """Arrange for `exc` to be thrown into `task`; True if it will be."""
@@ -420,12 +448,6 @@ class Kernel:
     # Handlers.  Each takes the task and its whole request (cheaper than a
     # star-call), and answers at once (sets task._value, returns True) or
     # leaves the task waiting with an _undo, or queued (returns None).
-    def trap_spawn(self, task, request):
-        _, coro, daemon = request
-        task._value = self._new_task(coro, daemon, task._context.copy())
-        task._value._parent = weakref.ref(task)
-        return True
-
     def _refuse(self, task, error):
         """Refuse a bad request: `error` is raised at the task's await."""
         task._exc = error
@@ -455,6 +477,15 @@ class Kernel:
 
     def trap_current(self, task, request):
         task._value = task
+        return True
+
+    def trap_spawn(self, task, request):
+        _, coro, daemon = request
+        context = task._context
+        if context is None:
+            context = self._blank       # (empty, unless the parent just set a variable)
+        task._value = self._new_task(coro, daemon, context.copy() if context else None)
+        task._value._parent = weakref.ref(task)
         return True
 
     def trap_sleep(self, task, request):
@@ -678,6 +709,7 @@ class Kernel:
 
         Called from a task, the task running is neither queued nor waiting.
         """
+        assert not (between_ticks and len(self._blank))            # nobody's variables
         assert set(self._armed) <= {number for _, number, _ in self._timers}
         assert all(self._armed[number]._waiting == 'sleep'     # a sleep's timer:
                    and self._armed[number]._undo is not None   # its task sleeps

@@ -1,5 +1,4 @@
 """Tasks: a coroutine driven by the kernel, and what became of it."""
-import contextvars
 import traceback
 import warnings
 import weakref
@@ -34,7 +33,8 @@ class Task:
         '_cancelled_by', # kernel: the strongest cancellation it was sent, or None
         '_scope_depth',  # timeouts: how many timeout scopes are open in it
         '_parent',       # kernel: a weak reference to the task that spawned it, or None
-        '_context',      # the contextvars.Context its steps run in
+        '_context',      # the contextvars.Context its steps run in; None: the
+                         #   kernel's blank one, shared until it sets a variable (ch. 14)
         '_shield',       # the innermost open shield (chapter 18), or None
         '__weakref__',
     )
@@ -58,7 +58,7 @@ class Task:
         self._cancelled_by = None
         self._scope_depth = 0
         self._parent = None
-        self._context = contextvars.copy_context() if context is None else context
+        self._context = context
         self._shield = None
 
     @property
