@@ -5,6 +5,8 @@
     python bench/run.py --only variants     one part: main, variants, rejected or kernel
     python bench/run.py --report-only       redo the tables and plots from the JSON files
     python bench/run.py --tool NAME [ARGS]  one standalone measurement (see TOOLS), its own options
+    python bench/run.py --tool compare --bench timers --backends asyncio,tale,tale@DIR
+                                            a quick side-by-side (compare.py), e.g. before/after
     python bench/run.py --instruments       what instruments cost (instruments.py; chapter 19)
     python bench/run.py --thread-wait       a loop waiting for a thread: polling or not (chapter 18)
 
@@ -257,7 +259,8 @@ def report_only(out):
 TOOLS = {"streams": "streams_eagain",    # chapter 15: try the call first, or wait first
          "http": "http_servers",         # chapter 16: HTTP servers under wrk
          "redis": "redis_servers",       # chapter 17: RESP servers under redis-benchmark
-         "soak": "soak"}                 # the appendix on reliability: a minute of load, then leaks?
+         "soak": "soak",                 # the appendix on reliability: a minute of load, then leaks?
+         "compare": "compare"}           # a quick side-by-side: some benchmarks, backends, trees
 
 
 def main(argv=None):

@@ -351,3 +351,21 @@ def test_run_py_is_the_one_entry_point():
     assert mains == ["run.py", "worker.py"]       # worker.py: the process of one sample
     assert "bench/run.py" in (ROOT / "Makefile").read_text()
     assert "run.py starts one of these processes" in (BENCH / "worker.py").read_text()
+
+
+def test_compare_tool_runs_backends_side_by_side_from_two_trees():
+    """``run.py --tool compare``: tale from this tree and from another (tale@DIR)."""
+    proc = subprocess.run(
+        [sys.executable, str(BENCH / "run.py"), "--tool", "compare", "--smoke",
+         "--bench", "spawn_join", "--backends", f"tale,minimal,tale@{ROOT}", "--repeats", "2"],
+        capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith("spawn_join (cpu_us_per_task, median of 2")
+    rows = {line.split()[0]: line.split() for line in lines[1:]}
+    assert set(rows) == {"tale", "minimal", f"tale@{ROOT}"}
+    assert rows["tale"][2] == "1.00"                    # the reference
+    assert all(float(row[1]) > 0 and row[3].startswith("[") for row in rows.values())
+    bad = subprocess.run([sys.executable, str(BENCH / "run.py"), "--tool", "compare",
+                          "--bench", "nope"], capture_output=True, text=True, timeout=60)
+    assert bad.returncode != 0 and "unknown benchmark nope" in bad.stderr

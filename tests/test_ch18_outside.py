@@ -754,6 +754,35 @@ def test_tasks_that_share_the_blank_context_never_see_each_others_variables():
                     's1': {'s1'}, 's2': {'s2'}, 's3': {'s3'}, 's3/child': {'s3'}}
 
 
+def test_a_variable_set_just_before_ctrl_c_stays_with_its_task_during_cleanup():
+    # The step that set it raised KeyboardInterrupt out of the tick: the others'
+    # cleanup runs in a new blank context, not in the one the setter wrote to.
+    var = contextvars.ContextVar('var', default='-')
+    seen = []
+
+    async def spinner():
+        try:
+            while True:
+                await tale.sleep(0)
+        finally:
+            seen.append(('spinner', var.get()))
+
+    async def setter():
+        var.set('mine')
+        raise KeyboardInterrupt
+
+    async def main():
+        await tale.spawn(spinner)
+        await tale.spawn(setter)
+        try:
+            await tale.sleep(1)
+        finally:
+            seen.append(('main', var.get()))
+    with pytest.raises(KeyboardInterrupt):
+        contextvars.Context().run(tale.run, main, debug=False)
+    assert seen == [('spinner', '-'), ('main', '-')]
+
+
 def test_generator_based_coroutines_still_spawn_under_their_own_name():
     async def main():
         task = await tale.spawn(tale.sleep, 0)
