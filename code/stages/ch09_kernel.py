@@ -318,10 +318,10 @@ class Kernel:
                     task._mark_retrieved()  # run() raises it: delivered
                 # else Ctrl-C struck the loop around the step: the task
                 # is still alive, and _shutdown cancels it like the rest
-                raise                       # Ctrl-C and exit() stop the loop (see run)
+                raise           # Ctrl-C and exit() stop the loop (see run)
             except BaseException as error:  # the task failed; the loop goes on
                 self._finish(task, None, error)
-                task = None             # its traceback keeps this frame: drop the task
+                task = None     # (the traceback keeps this frame)
                 return
             if not self.dispatch(task, request):
                 return                      # the task waits, or is queued
@@ -686,9 +686,9 @@ class Kernel:
         """
         assert not (between_ticks and len(self._blank))            # nobody's variables
         assert set(self._armed) <= {number for _, number, _ in self._timers}
-        assert all(self._armed[number]._waiting == 'sleep'     # a sleep's timer:
-                   and self._armed[number]._undo is not None   # its task sleeps
-                   for _, number, exc in self._timers if exc is None and number in self._armed)
+        for _, number, exc in self._timers:                    # a sleep's timer:
+            task = self._armed.get(number) if exc is None else None     # its task sleeps
+            assert task is None or (task._waiting == 'sleep' and task._undo is not None)
         ready = set(self._ready)
         assert len(ready) == len(self._ready)                   # queued once
         assert all(t._undo is None and not t._done for t in ready)

@@ -111,12 +111,12 @@ class OwnContexts(Kernel):
                             task._mark_retrieved()  # run() raises it: delivered
                         # else Ctrl-C struck the loop around the step: the task
                         # is still alive, and _shutdown cancels it like the rest
-                        raise                   # Ctrl-C and exit() stop the loop (see run)
+                        raise           # Ctrl-C and exit() stop the loop (see run)
                     except BaseException as error:  # the task failed; the loop goes on
                         self._finish(task, None, error)
-                        task = None             # its traceback keeps this frame: drop the task
+                        task = None     # (the traceback keeps this frame)
                         break
-                    if request is YIELD:        # sleep(0), by identity: no table, no call
+                    if request is YIELD:    # sleep(0), by identity: no table, no call
                         task._value = None      # its answer, not the last one
                         append(task)
                         break
@@ -273,10 +273,10 @@ class ReadableTick(ClosureUndo):
                     task._mark_retrieved()  # run() raises it: delivered
                 # else Ctrl-C struck the loop around the step: the task
                 # is still alive, and _shutdown cancels it like the rest
-                raise                       # Ctrl-C and exit() stop the loop (see run)
+                raise           # Ctrl-C and exit() stop the loop (see run)
             except BaseException as error:  # the task failed; the loop goes on
                 self._finish(task, None, error)
-                task = None             # its traceback keeps this frame: drop the task
+                task = None     # (the traceback keeps this frame)
                 return
             if not self.dispatch(task, request):
                 return                      # the task waits, or is queued
@@ -330,10 +330,10 @@ class BatchInOnePiece(ReadableTick):
                         task._mark_retrieved()  # run() raises it: delivered
                     # else Ctrl-C struck the loop around the step: the task
                     # is still alive, and _shutdown cancels it like the rest
-                    raise                   # Ctrl-C and exit() stop the loop (see run)
+                    raise           # Ctrl-C and exit() stop the loop (see run)
                 except BaseException as error:  # the task failed; the loop goes on
                     self._finish(task, None, error)
-                    task = None             # its traceback keeps this frame: drop the task
+                    task = None     # (the traceback keeps this frame)
                     break
                 try:                        # dispatch, inlined: another call fewer
                     handler = traps[request[0]] if type(request) is tuple else None
@@ -383,12 +383,12 @@ class FastPath(ReadableTick):
                         task._mark_retrieved()  # run() raises it: delivered
                     # else Ctrl-C struck the loop around the step: the task
                     # is still alive, and _shutdown cancels it like the rest
-                    raise                   # Ctrl-C and exit() stop the loop (see run)
+                    raise           # Ctrl-C and exit() stop the loop (see run)
                 except BaseException as error:  # the task failed; the loop goes on
                     self._finish(task, None, error)
-                    task = None             # its traceback keeps this frame: drop the task
+                    task = None     # (the traceback keeps this frame)
                     break
-                if request is YIELD:        # sleep(0), by identity: no table, no call
+                if request is YIELD:    # sleep(0), by identity: no table, no call
                     task._value = None      # its answer, not the last one
                     append(task)
                     break

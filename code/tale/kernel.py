@@ -323,12 +323,12 @@ class Kernel:
                         # is still alive, and _shutdown cancels it like the rest
                         if blank:
                             self._claim_blank(task)
-                        raise                   # Ctrl-C and exit() stop the loop (see run)
+                        raise           # Ctrl-C and exit() stop the loop (see run)
                     except BaseException as error:  # the task failed; the loop goes on
                         self._finish(task, None, error)
-                        task = None             # its traceback keeps this frame: drop the task
+                        task = None     # (the traceback keeps this frame)
                         break
-                    if request is YIELD:        # sleep(0), by identity: no table, no call
+                    if request is YIELD:    # sleep(0), by identity: no table, no call
                         task._value = None      # its answer, not the last one
                         append(task)
                         break
@@ -711,9 +711,9 @@ class Kernel:
         """
         assert not (between_ticks and len(self._blank))            # nobody's variables
         assert set(self._armed) <= {number for _, number, _ in self._timers}
-        assert all(self._armed[number]._waiting == 'sleep'     # a sleep's timer:
-                   and self._armed[number]._undo is not None   # its task sleeps
-                   for _, number, exc in self._timers if exc is None and number in self._armed)
+        for _, number, exc in self._timers:                    # a sleep's timer:
+            task = self._armed.get(number) if exc is None else None     # its task sleeps
+            assert task is None or (task._waiting == 'sleep' and task._undo is not None)
         ready = set(self._ready)
         assert len(ready) == len(self._ready)                   # queued once
         assert all(t._undo is None and not t._done for t in ready)

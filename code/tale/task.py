@@ -21,7 +21,7 @@ class Task:
         'daemon',        # True: not waited for when the loop ends
         '_value',        # kernel: what to send at the next resumption
         '_exc',          # kernel: what to throw instead (wins over _value)
-        '_undo',         # kernel: takes it out of its wait (a callable, or a timer number)
+        '_undo',         # kernel: undoes its wait: a callable, or a timer's number
         '_waiting',      # kernel: what it waits on, set with _undo: 'sleep', the
                          #   task it joins, the file it watches, what it is parked in
         '_done',         # kernel: True once the coroutine has ended
@@ -34,7 +34,7 @@ class Task:
         '_scope_depth',  # timeouts: how many timeout scopes are open in it
         '_parent',       # kernel: a weak reference to the task that spawned it, or None
         '_context',      # the contextvars.Context its steps run in; None: the
-                         #   kernel's blank one, shared until it sets a variable (ch. 14)
+                         #   kernel's blank one, shared until it sets a variable
         '_shield',       # the innermost open shield (chapter 18), or None
         '__weakref__',
     )
