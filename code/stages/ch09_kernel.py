@@ -339,7 +339,7 @@ class Kernel:
             return True
         try:
             return handler(task, request)
-        except Exception as error:      # a fault of the kernel's, not the task's
+        except Exception as error:      # the kernel's fault, not the task's
             raise RuntimeError(f'tale: internal error answering '
                                f'{request[0]!r} for {task!r}') from error
 

@@ -94,7 +94,7 @@ class OwnContexts(Kernel):
                 hooks.batch(len(ready))
             for _ in range(len(ready)):
                 task = popleft()
-                while True:                 # resume, inlined: one call fewer per switch
+                while True:             # resume, inlined: one call fewer per switch
                     try:
                         exc = task._exc
                         if exc is None:
@@ -128,11 +128,11 @@ class OwnContexts(Kernel):
                         task._exc = TypeError(
                             f'{task.name} yielded {request!r}, which is not a tale '
                             'request; is it awaiting something made for another loop?')
-                        continue                # an instant answer: the error, thrown in
+                        continue            # an instant answer: the error, thrown in
                     try:
                         if not handler(task, request):
                             break               # the task waits, or is queued
-                    except Exception as error:  # a fault of the kernel's, not the task's
+                    except Exception as error:  # the kernel's fault, not the task's
                         raise RuntimeError(f'tale: internal error answering '
                                            f'{request[0]!r} for {task!r}') from error
             if debug:                       # and, when debugging, check
@@ -294,7 +294,7 @@ class ReadableTick(ClosureUndo):
             return True
         try:
             return handler(task, request)
-        except Exception as error:      # a fault of the kernel's, not the task's
+        except Exception as error:      # the kernel's fault, not the task's
             raise RuntimeError(f'tale: internal error answering '
                                f'{request[0]!r} for {task!r}') from error
 
@@ -313,7 +313,7 @@ class BatchInOnePiece(ReadableTick):
             self._hooks.batch(len(ready))
         for _ in range(len(ready)):
             task = popleft()
-            while True:                 # resume, inlined: one call fewer per switch
+            while True:             # resume, inlined: one call fewer per switch
                 try:
                     exc = task._exc
                     if exc is None:
@@ -343,11 +343,11 @@ class BatchInOnePiece(ReadableTick):
                     task._exc = TypeError(
                         f'{task.name} yielded {request!r}, which is not a tale '
                         'request; is it awaiting something made for another loop?')
-                    continue                # an instant answer: the error, thrown in
+                    continue            # an instant answer: the error, thrown in
                 try:
                     if not handler(task, request):
                         break               # the task waits, or is queued
-                except Exception as error:  # a fault of the kernel's, not the task's
+                except Exception as error:  # the kernel's fault, not the task's
                     raise RuntimeError(f'tale: internal error answering '
                                        f'{request[0]!r} for {task!r}') from error
 
@@ -366,7 +366,7 @@ class FastPath(ReadableTick):
             self._hooks.batch(len(ready))
         for _ in range(len(ready)):
             task = popleft()
-            while True:                 # resume, inlined: one call fewer per switch
+            while True:             # resume, inlined: one call fewer per switch
                 try:
                     exc = task._exc
                     if exc is None:
@@ -400,11 +400,11 @@ class FastPath(ReadableTick):
                     task._exc = TypeError(
                         f'{task.name} yielded {request!r}, which is not a tale '
                         'request; is it awaiting something made for another loop?')
-                    continue                # an instant answer: the error, thrown in
+                    continue            # an instant answer: the error, thrown in
                 try:
                     if not handler(task, request):
                         break               # the task waits, or is queued
-                except Exception as error:  # a fault of the kernel's, not the task's
+                except Exception as error:  # the kernel's fault, not the task's
                     raise RuntimeError(f'tale: internal error answering '
                                        f'{request[0]!r} for {task!r}') from error
 

@@ -302,7 +302,7 @@ class Kernel:
             for _ in range(len(ready)):
                 task = popleft()
                 context = task._context     # None: the blank one, which we are in
-                while True:                 # resume, inlined: one call fewer per switch
+                while True:             # resume, inlined: one call fewer per switch
                     try:
                         exc = task._exc
                         if exc is None:
@@ -340,18 +340,18 @@ class Kernel:
                         task._exc = TypeError(
                             f'{task.name} yielded {request!r}, which is not a tale '
                             'request; is it awaiting something made for another loop?')
-                        continue                # an instant answer: the error, thrown in
+                        continue            # an instant answer: the error, thrown in
                     try:
                         if not handler(task, request):
                             break               # the task waits, or is queued
-                    except Exception as error:  # a fault of the kernel's, not the task's
+                    except Exception as error:  # the kernel's fault, not the task's
                         if blank:
                             self._claim_blank(task)
                         raise RuntimeError(f'tale: internal error answering '
                                            f'{request[0]!r} for {task!r}') from error
-                if blank:                   # the task set a variable in it: now its own,
+                if blank:               # the task set a variable in it: now its own,
                     self._claim_blank(task)
-                    return True             # and the loop goes on in a new blank one
+                    return True         # and the loop goes on in a new blank one
             if debug:                       # and, when debugging, check
                 self.check_invariants(between_ticks=True)
 
@@ -483,7 +483,7 @@ class Kernel:
         _, coro, daemon = request
         context = task._context
         if context is None:
-            context = self._blank       # (empty, unless the parent just set a variable)
+            context = self._blank   # (empty, unless the parent just set a variable)
         task._value = self._new_task(coro, daemon, context.copy() if context else None)
         task._value._parent = weakref.ref(task)
         return True
