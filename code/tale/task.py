@@ -105,8 +105,8 @@ class Task:
         """Wait for the task; return its result or raise its own exception object."""
         if not self._done:
             await _trap(('join', self))
-        if self._exception is not None:
-            self._mark_retrieved()
+        if self._exception is not None:     # (the outcome read here, not through
+            self._mark_retrieved()          # result(), which would check _done again)
             raise self._exception
         return self._result
 
