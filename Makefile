@@ -79,6 +79,7 @@ bench: $(VENV)/.installed
 	$(PY) bench/run.py --tool streams | tee book/results/streams.txt
 	@command -v wrk >/dev/null || { echo "make bench: wrk is missing (apt-get install wrk)"; exit 1; }
 	$(PY) bench/run.py --tool http --json book/results/http.json | tee book/results/http.txt
+	$(PY) bench/run.py --tool http-costs | tee book/results/http_costs.txt
 	@command -v redis-benchmark >/dev/null || { echo "make bench: redis-benchmark is missing (apt-get install redis-tools)"; exit 1; }
 	$(PY) bench/run.py --tool redis --rounds 3 --out book/results/redis_servers.txt
 

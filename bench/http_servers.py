@@ -7,7 +7,10 @@ wrk runs pinned to core 1 (``taskset -c 1 wrk -t1 -cN -dDs``), against
 ``GET /`` on a keep-alive connection per wrk connection.  The rounds visit
 the servers in a rotating order, so that drift of the machine spreads over
 all of them.  Printed: requests per second, the median over the rounds,
-and the median of the per-round ratios to asyncio streams.
+the median of the per-round ratios to asyncio streams, and the server's
+processor time per request (user and system, from /proc/PID/stat, over the
+wrk run), which depends much less than the rate on what else the machine
+is doing.
 
 tale's server is the real one (``python -m tale.examples.http_server``):
 a strict HTTP/1.1 parser, routing, a head deadline per request.  The others
@@ -204,8 +207,16 @@ def serve(name):
         pass
 
 
+def cpu_seconds(pid):
+    """User and system time of process `pid` so far, in seconds."""
+    with open(f'/proc/{pid}/stat') as stat:
+        fields = stat.read().rsplit(')', 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
+
+
 def measure(name, duration, connections):
-    """Start server `name` on core 0, run wrk on core 1; return requests per second."""
+    """Start server `name` on core 0, run wrk on core 1; return requests per
+    second, and the server's processor time per request in µs."""
     env = {**os.environ, 'PYTHONPATH': str(ROOT / 'code')}
     proc = subprocess.Popen(['taskset', '-c', '0', *server_command(name)], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
@@ -214,12 +225,15 @@ def measure(name, duration, connections):
         port = re.fullmatch(r'listening on 127\.0\.0\.1:(\d+)\n', line)
         if not port:
             raise RuntimeError(f'{name}: no listening line, got {line!r}')
+        before = cpu_seconds(proc.pid)          # taskset execs: the same process
         out = subprocess.run(['taskset', '-c', '1', 'wrk', '-t1', f'-c{connections}', f'-d{duration}s',
                               f'http://127.0.0.1:{port.group(1)}/'],
                              capture_output=True, text=True, timeout=duration + 30).stdout
+        used = cpu_seconds(proc.pid) - before
         if 'Non-2xx' in out or 'Socket errors' in out:
             raise RuntimeError(f'{name}: wrk saw errors:\n{out}')
-        return float(re.search(r'Requests/sec:\s+([\d.]+)', out).group(1))
+        requests = int(re.search(r'(\d+) requests in', out).group(1))
+        return float(re.search(r'Requests/sec:\s+([\d.]+)', out).group(1)), used / requests * 1e6
     finally:
         proc.send_signal(signal.SIGINT)
         try:
@@ -239,22 +253,27 @@ def main(argv=None):
     args = parser.parse_args(argv)
     names = args.only or list(SERVERS)
     samples = {name: [] for name in names}
+    cpu = {name: [] for name in names}
     for round_ in range(args.rounds):
         order = names[round_ % len(names):] + names[:round_ % len(names)]
         for name in order:
-            samples[name].append(measure(name, args.duration, args.connections))
-            print(f'round {round_ + 1}: {name:17} {samples[name][-1]:9.0f} req/s', file=sys.stderr)
+            rate, us = measure(name, args.duration, args.connections)
+            samples[name].append(rate)
+            cpu[name].append(us)
+            print(f'round {round_ + 1}: {name:17} {rate:9.0f} req/s {us:6.1f} µs/req',
+                  file=sys.stderr)
     base = 'asyncio streams'
-    print(f'| server | requests/s (median of {args.rounds}) | vs asyncio streams |')
-    print('|---|---:|---:|')
+    print(f'| server | requests/s (median of {args.rounds}) | vs asyncio streams '
+          f'| processor µs per request |')
+    print('|---|---:|---:|---:|')
     for name in names:
         median = statistics.median(samples[name])
         ratio = (statistics.median(a / b for a, b in zip(samples[name], samples[base]))
                  if base in samples else float('nan'))
-        print(f'| {name} | {median:,.0f} | {ratio:.2f}x |')
+        print(f'| {name} | {median:,.0f} | {ratio:.2f}x | {statistics.median(cpu[name]):.1f} |')
     if args.json:
         Path(args.json).write_text(json.dumps({
             'wrk': f'-t1 -c{args.connections} -d{args.duration}s', 'rounds': args.rounds,
             'python': sys.version.split()[0], 'date': time.strftime('%Y-%m-%d'),
-            'samples': samples}, indent=1) + '\n')
+            'samples': samples, 'cpu_us_per_request': cpu}, indent=1) + '\n')
     return 0

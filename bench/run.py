@@ -258,6 +258,7 @@ def report_only(out):
 #: name -> module of bench/ with a main(argv).
 TOOLS = {"streams": "streams_eagain",    # chapter 15: try the call first, or wait first
          "http": "http_servers",         # chapter 16: HTTP servers under wrk
+         "http-costs": "http_costs",     # chapter 16: a request's pieces, without sockets
          "redis": "redis_servers",       # chapter 17: RESP servers under redis-benchmark
          "soak": "soak",                 # the appendix on reliability: a minute of load, then leaks?
          "compare": "compare"}           # a quick side-by-side: some benchmarks, backends, trees

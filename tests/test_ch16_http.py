@@ -342,3 +342,118 @@ def test_bad_command_line():
     result = subprocess.run([sys.executable, '-m', 'tale.examples.http_server', '--root', '/no/such/dir'],
                             capture_output=True, text=True, env=env, timeout=10)
     assert result.returncode == 2 and 'is not a directory' in result.stderr
+
+
+# -- in one process: the watchdog, and the read after a send ----------------------
+
+def run_with_server(server, client):
+    """Serve `server` on a free port in a tale loop, run ``await client(host, port)``,
+    then stop the server; returns what the client returned."""
+    import tale
+    from bounded import deadline
+
+    async def main():
+        ready = []
+        task = await tale.spawn(tale.serve_tcp(server, on_ready=ready.append))
+        while not ready:
+            await tale.sleep(0)
+        try:
+            return await client(*ready[0])
+        finally:
+            await task.cancel()
+
+    with deadline(20):
+        return tale.run(main, debug=False)
+
+
+def test_one_watchdog_keeps_a_slow_head_on_time_while_another_client_is_busy():
+    """Every deadline is a line in one table, watched by one task: the busy client's
+    deadlines, set again at every request, do not push back the slow one's."""
+    import tale
+    from tale.examples.http_server import HTTPServer
+    server = HTTPServer(header_timeout=0.4, send_timeout=1.5)
+
+    async def client(host, port):
+        busy = await tale.open_connection(host, port)
+        slow = await tale.open_connection(host, port)
+        started = tale.clock()
+        await slow.send_all(b'GET / HTTP/1.1\r\nHost: a\r\n')     # never finished
+        answered = 0
+        while tale.clock() - started < 0.6:
+            await busy.send_all(b'GET / HTTP/1.1\r\nHost: a\r\n\r\n')
+            assert (await busy.receive_some()).startswith(b'HTTP/1.1 200 ')
+            answered += 1
+        reply = b''
+        while chunk := await slow.receive_some():
+            reply += chunk
+        elapsed = tale.clock() - started
+        await busy.aclose()
+        await slow.aclose()
+        while server._watchdog is not None:     # it ends with the last connection
+            await tale.sleep(0.05)
+        return answered, reply, elapsed
+
+    answered, reply, elapsed = run_with_server(server, client)
+    assert answered > 10
+    assert [s for s, h, b in responses(reply)] == [408]
+    assert 0.35 < elapsed < 0.4 + 0.3 + 0.6, elapsed     # the busy loop ends at 0.6 s
+    assert not server._deadlines and not server._late and not server._connections
+
+
+def test_a_read_right_after_a_send_waits_instead_of_failing():
+    """Stream: after send_all, the next read does not try recv first (the
+    answer cannot be there yet); an answer that is there already still comes."""
+    import tale
+
+    class Counted:                      # a socket whose failed recv calls are counted
+        def __init__(self, sock):
+            self.sock, self.eagain = sock, 0
+
+        def __getattr__(self, name):
+            return getattr(self.sock, name)
+
+        def recv(self, n):
+            try:
+                return self.sock.recv(n)
+            except BlockingIOError:
+                self.eagain += 1
+                raise
+
+    async def main():
+        near, far = socket.socketpair()
+        with far:
+            counted = Counted(near)
+            stream = tale.Stream(counted)
+            peer = tale.Stream(far)
+
+            async def answer():
+                while await peer.receive_some() == b'ping':
+                    await peer.send_all(b'pong')
+
+            task = await tale.spawn(answer)
+            for _ in range(20):
+                await stream.send_all(b'ping')
+                assert await stream.receive_some() == b'pong'
+            await stream.send_all(b'stop')
+            await task.wait()
+            await peer.send_all(b'early')           # here before we even send
+            await stream.send_all(b'ping')
+            assert await stream.receive_some() == b'early'
+            await stream.aclose()
+            await peer.aclose()
+        return counted.eagain
+
+    assert tale.run(main, debug=False) == 0
+
+
+def test_the_cost_table_of_a_request_runs():
+    """bench/http_costs.py, at a small size: every piece is timed (the scope's
+    cost is a difference of two timings, which a busy machine may upset)."""
+    result = subprocess.run([sys.executable, str(ROOT / 'bench' / 'run.py'), '--tool', 'http-costs',
+                             '--runs', '3', '--number', '300'],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    costs = {line.rsplit(None, 1)[0]: float(line.rsplit(None, 1)[1])
+             for line in result.stdout.splitlines()[1:]}
+    assert len(costs) == 8, result.stdout
+    assert all(us > 0 for name, us in costs.items() if 'scope' not in name), result.stdout

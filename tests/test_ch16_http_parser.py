@@ -502,3 +502,43 @@ def test_memory_stays_bounded_under_a_flood():
                 status = exc.status
                 break
         assert status == 431 and biggest < 65536 + 700 * 6
+
+
+# -- the whole-head path and the line-by-line path agree ----------------------------
+
+TOKEN_CHARS = "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+VALUE_BYTES = [9] + list(range(32, 127)) + list(range(128, 256))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.text(TOKEN_CHARS, min_size=1, max_size=12),
+                          st.lists(st.sampled_from(VALUE_BYTES), max_size=20).map(bytes)),
+                max_size=8),
+       st.sampled_from([b'GET', b'POST', b'M-1']), st.sampled_from([b'1.1', b'1.0']))
+def test_a_head_in_one_piece_and_a_byte_at_a_time_agree(fields, method, version):
+    """Any well-formed head (values with spaces and tabs at their ends, bytes
+    above 127, names of every token character): the pattern for the whole head
+    finds exactly what the line-by-line path finds."""
+    head = (method + b' /x HTTP/' + version + b'\r\nHost: a\r\n'
+            + b''.join(name.encode() + b':' + value + b'\r\n' for name, value in fields)
+            + b'\r\n')
+    whole = parse(head)
+    assert whole == parse([head[i:i + 1] for i in range(len(head))])
+    parser = RequestParser()
+    parser.feed(head)
+    try:
+        taken = parser._whole_head()
+    except HTTPError:               # the framing (Host, lengths...) refused it: both paths do
+        assert whole[1] is not None
+    else:
+        assert taken is not None, 'the whole-head path declined a well-formed head'
+
+
+@pytest.mark.parametrize('limits, status', [({'max_line': 40}, None), ({'max_head': 30}, 431),
+                                            ({'max_headers': 2}, 431)])
+def test_the_whole_head_path_leaves_heads_near_a_limit_to_the_lines(limits, status):
+    head = b'GET / HTTP/1.1\r\nHost: a\r\nAccept: */*\r\nX-Long: ' + b'v' * 20 + b'\r\n\r\n'
+    parser = RequestParser(**limits)
+    parser.feed(head)
+    assert parser._whole_head() is None
+    assert status_of(head, **limits) == status

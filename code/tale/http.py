@@ -89,6 +89,10 @@ CHUNK_LINE = re.compile(rb'([0-9A-Fa-f]{1,16})(?:%s)*' % CHUNK_EXTENSION)
 TOKEN_STR = re.compile(TOKEN.decode())
 DIGITS = re.compile(r'[0-9]{1,18}')
 HOST = re.compile(r"(?:\[[0-9A-Fa-f:.]+\]|[-A-Za-z0-9._~%!$&'()*+,;=]*)(?::[0-9]*)?")
+TOKEN_TEXT = TOKEN.decode()
+HEAD = re.compile(r'(%s) ([!-~]+) HTTP/(1\.[01])\r\n((?:%s:[\t -~\x80-\xff]*\r\n)*)\r\n'
+                  % (TOKEN_TEXT, TOKEN_TEXT))
+FIELD = re.compile(r'([^:]+):[ \t]*([^\r]*)\r\n')
 
 
 (REQUEST_LINE_STATE, HEADERS, BODY, CHUNK_SIZE, CHUNK_DATA, CHUNK_END, TRAILERS,
@@ -111,6 +115,7 @@ class RequestParser:
         self.max_head = max_head          # all the header lines together
         self.max_headers = max_headers    # header (or trailer) lines
         self.max_body = max_body          # None: bodies of any size
+        self._whole = min(max_line, max_head)   # a head this short is within every limit
         self._buf = bytearray()
         self._scan = 0                    # the first bytes of _buf hold no LF
         self._eof = False
@@ -192,6 +197,12 @@ class RequestParser:
         return line
 
     def _read_head(self):
+        if not self._buf:
+            return self._need_data()
+        if self._state == REQUEST_LINE_STATE and self._scan == 0:
+            request = self._whole_head()
+            if request is not None:
+                return request
         while self._state == REQUEST_LINE_STATE:
             line = self._line(self.max_line, 414, 'request line')
             if line is None:
@@ -237,6 +248,29 @@ class RequestParser:
             raise HTTPError(431, f'more than {self.max_headers} header lines')
         name, value = match.groups()
         fields.append((name.decode().lower(), value.rstrip(b' \t').decode('latin-1')))
+
+    def _whole_head(self):
+        """The usual case: a whole head here, well formed, within the limits.
+
+        Otherwise None, and the line-by-line path takes the same bytes: it
+        finds the same request, or the exact error.
+        """
+        buf = self._buf
+        end = buf.find(b'\r\n\r\n') + 4
+        if end < 4 or end > self._whole:
+            return None
+        text = buf[:end].decode('latin-1')
+        match = HEAD.fullmatch(text)
+        if match is None:
+            return None
+        fields = [(name.lower(), value.rstrip(' \t'))
+                  for name, value in FIELD.findall(text, match.start(4), match.end(4))]
+        if len(fields) > self.max_headers:
+            return None
+        del buf[:end]
+        method, target, version, _ = match.groups()
+        self._request = Request(method, target, version, fields)
+        return self._end_of_head()
 
     def _end_of_head(self):
         request = self._request
@@ -363,9 +397,11 @@ class RequestParser:
 
 
 _status_lines = {}
+_field_lines = {}                   # (name, value) -> its line, checked and encoded
 _date = [0, b'']
 FIELD_NAME = re.compile(TOKEN.decode())
 FIELD_VALUE = re.compile(r'[^\x00-\x08\x0a-\x1f\x7f]*')
+REMEMBERED = 1000                   # header lines kept ready, at most
 
 
 def _status_line(status):
@@ -373,6 +409,18 @@ def _status_line(status):
     if line is None:
         phrase = HTTPStatus(status).phrase
         line = _status_lines[status] = f'HTTP/1.1 {status} {phrase}\r\n'.encode()
+    return line
+
+
+def _field_line(name, value):
+    line = _field_lines.get((name, value))
+    if line is None:
+        if not FIELD_NAME.fullmatch(name) or not FIELD_VALUE.fullmatch(value):
+            raise ValueError(f'invalid response header {name!r}: {value!r}')
+        line = f'{name}: {value}\r\n'.encode('latin-1')
+        if len(_field_lines) >= REMEMBERED:
+            _field_lines.clear()
+        _field_lines[name, value] = line
     return line
 
 
@@ -393,9 +441,7 @@ def format_response(status, body=b'', headers=(), *, request=None, close=False):
     keep_alive = request is not None and request.keep_alive and not close
     parts = [_status_line(status), _date_line()]
     for name, value in headers:
-        if not FIELD_NAME.fullmatch(name) or not FIELD_VALUE.fullmatch(value):
-            raise ValueError(f'invalid response header {name!r}: {value!r}')
-        parts.append(f'{name}: {value}\r\n'.encode('latin-1'))
+        parts.append(_field_line(name, value))
     if status >= 200 and status != 204 and status != 304:
         parts.append(b'Content-Length: %d\r\n' % len(body))
     if not keep_alive:

@@ -2,7 +2,8 @@
 
 `open_connection` dials, `serve_tcp` listens and runs a handler per client;
 both hand out a `Stream`.  Every operation tries its system call first and
-waits for the loop only when the kernel says it would block (``EAGAIN``).
+waits for the loop only when the kernel says it would block (``EAGAIN``),
+except a read right after a send, which waits first: no answer is there yet.
 """
 import contextlib
 import errno
@@ -60,7 +61,7 @@ class Stream:
     read, and one may write.
     """
 
-    __slots__ = ('socket', '_buffer', '_turns', '_reading', '_writing')
+    __slots__ = ('socket', '_buffer', '_turns', '_reading', '_writing', '_sent')
 
     def __init__(self, sock):
         sock.setblocking(False)
@@ -71,6 +72,7 @@ class Stream:
         self._turns = 0              # calls since this stream last waited
         self._reading = False        # True while a task is inside a read
         self._writing = False        # True while a task is inside send_all
+        self._sent = False           # True from a send_all to the next recv
 
     def __repr__(self):
         return f'<Stream fd={self.socket.fileno()}>'
@@ -106,6 +108,10 @@ class Stream:
 
     async def _recv(self, max_bytes):
         """Receive up to `max_bytes`: try first, wait only on EAGAIN."""
+        if self._sent:                      # right after a send: the answer is not here
+            self._sent = False
+            self._turns = 0
+            await wait_readable(self.socket)
         while True:
             try:
                 return self.socket.recv(max_bytes)
@@ -225,6 +231,7 @@ class Stream:
                 except BlockingIOError:         # the kernel's buffer is full
                     self._turns = 0
                     await wait_writable(self.socket)
+            self._sent = True
         finally:
             self._writing = False
 

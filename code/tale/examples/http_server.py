@@ -10,6 +10,7 @@ import argparse
 import errno
 import mimetypes
 import os
+import socket
 from urllib.parse import unquote, urlsplit
 
 import tale
@@ -31,11 +32,18 @@ class HTTPServer:
         self.header_timeout = header_timeout
         self.max_body = max_body
         self.send_timeout = send_timeout
+        self._connections = 0     # connections being served
+        self._deadlines = {}      # stream -> (deadline, how to cut it off): its wait now
+        self._late = set()        # the streams cut off for missing a deadline
+        self._watchdog = None     # the task that enforces the deadlines, while connections last
 
     async def __call__(self, stream):
         parser = RequestParser(max_body=self.max_body)
         out = []                          # responses written, not yet sent
-        request = deadline = None
+        request = None
+        self._connections += 1
+        if self._watchdog is None:
+            self._watchdog = await tale.spawn(self._watch, daemon=True)
         try:
             while True:
                 try:
@@ -47,17 +55,20 @@ class HTTPServer:
                     if out:
                         await self._send(stream, b''.join(out))
                         out.clear()
-                    if request is None and deadline is None:
-                        deadline = tale.clock() + self.header_timeout
-                    data = await self._receive(stream, request, deadline)
-                    if data is None:
+                    if request is not None:       # a body: each piece in time
+                        self._deadline(stream, self.header_timeout, socket.SHUT_RD)
+                    elif stream not in self._deadlines:     # a head: all of it in time
+                        self._deadline(stream, self.header_timeout, socket.SHUT_RD)
+                    data = await stream.receive_some()
+                    if stream in self._late:
                         out.append(error_response(HTTPError(408, 'too slow')))
                         break
                     parser.feed(data)
                 elif event is CLOSED:
                     break
                 elif type(event) is Request:
-                    request, body, deadline = event, [], None
+                    request, body = event, []
+                    self._deadlines.pop(stream, None)
                     if request.expect_continue:
                         out.append(CONTINUE)
                 elif type(event) is Data:
@@ -72,31 +83,45 @@ class HTTPServer:
             if out:
                 await self._send(stream, b''.join(out))
             await self._linger(stream)
-        except ConnectionError:           # the client went away: nothing to answer
+        except ConnectionError:           # the client went away, or was cut off
             pass
-        except TimeoutError:              # it stopped reading: drop it
-            pass
+        finally:
+            self._connections -= 1
+            self._deadlines.pop(stream, None)
+            self._late.discard(stream)
+
+    def _deadline(self, stream, seconds, how):
+        """Give `stream`'s next wait `seconds`; after that, `shutdown(how)` it."""
+        self._deadlines[stream] = (tale.clock() + seconds, how)
 
     async def _send(self, stream, data):
-        """Send `data`, each piece within send_timeout seconds, else TimeoutError."""
-        try:                              # usually it all fits at once: no deadline
-            sent = stream.socket.send(data)
-        except BlockingIOError:
-            sent = 0
-        view = memoryview(data)[sent:]
-        for start in range(0, len(view), SEND_PIECE):
-            async with tale.timeout_after(self.send_timeout):
-                await stream.send_all(view[start:start + SEND_PIECE])
+        """Send `data`; each SEND_PIECE bytes of it must leave within send_timeout."""
+        for start in range(0, len(data), SEND_PIECE):
+            self._deadline(stream, self.send_timeout, socket.SHUT_RDWR)
+            await stream.send_all(data[start:start + SEND_PIECE])
+        self._deadlines.pop(stream, None)
 
-    async def _receive(self, stream, request, deadline):
-        """Bytes from the client, b'' at its end, None if it is too slow."""
-        if request is None:               # a head: by the deadline
-            seconds = deadline - tale.clock()
-        else:                             # a body: each piece in time
-            seconds = self.header_timeout
-        async with tale.move_on_after(max(seconds, 0)):
-            return await stream.receive_some()
-        return None
+    async def _watch(self):
+        """Cut off every connection that misses its deadline: one task for all of them."""
+        deadlines, late = self._deadlines, self._late
+        most = min(self.header_timeout, self.send_timeout)   # no new deadline is sooner
+        least = max(most / 10, 0.001)   # a round looks at every connection: not too often
+        try:
+            while self._connections:
+                now = tale.clock()
+                for stream, (deadline, how) in list(deadlines.items()):
+                    if deadline <= now:
+                        del deadlines[stream]
+                        late.add(stream)
+                        try:
+                            stream.socket.shutdown(how)     # its wait ends at once
+                        except OSError:                     # it is gone already
+                            pass
+                soonest = min([deadline for deadline, _ in deadlines.values()],
+                              default=now + most)
+                await tale.sleep(min(max(soonest - now, least), most))
+        finally:
+            self._watchdog = None
 
     async def _linger(self, stream):
         """Close our side first; drop what the client still sends, a second at most."""
