@@ -9,7 +9,7 @@ HTML    := _build/html
 LATEX   := _build/latex
 PORT    ?= 8000
 
-.PHONY: help book tangle check-tangle html pdf serve test clean bench soak
+.PHONY: help book tangle check-tangle html pdf serve test clean bench soak soak-programs
 
 help:
 	@echo "make book          create .venv, tangle, build the HTML book"
@@ -21,6 +21,7 @@ help:
 	@echo "make clean         remove build outputs (keeps .venv and the tangled code/)"
 	@echo "make bench         install the peers, benchmark tale against them into book/results/"
 	@echo "make soak          a minute of wrk and of redis-benchmark against the example servers (~3 min)"
+	@echo "make soak-programs 5000 generated programs on tale, trio and asyncio (a few minutes)"
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -89,3 +90,8 @@ soak: $(VENV)/.installed
 	@command -v wrk >/dev/null || { echo "make soak: wrk is missing (apt-get install wrk)"; exit 1; }
 	@command -v redis-benchmark >/dev/null || { echo "make soak: redis-benchmark is missing (apt-get install redis-tools)"; exit 1; }
 	$(PY) bench/run.py --tool soak --seconds 60 --out book/results/soak.txt
+
+# More generated programs than make test runs (500 per test): each runs on
+# tale, trio and asyncio, and the stories must agree (tests/test_tale_generated.py).
+soak-programs: $(VENV)/.installed
+	TALE_GENERATED_EXAMPLES=$${TALE_GENERATED_EXAMPLES:-5000} nice -n 10 $(PY) -m pytest tests/test_tale_generated.py -q --hypothesis-show-statistics

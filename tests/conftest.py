@@ -1,5 +1,6 @@
 """Shared test set-up, and a summary of what ran."""
 import collections
+import logging
 import os
 
 import pytest
@@ -60,23 +61,47 @@ def _pool_is_idle():
     return pool._idle._value == pool._threads
 
 
+class _AsyncioComplaints(logging.Handler):
+    """Collects what asyncio reports when an object is collected: a task
+    destroyed while still pending, a task's exception never retrieved."""
+
+    def __init__(self):
+        super().__init__(logging.ERROR)
+        self.messages = []
+
+    def emit(self, record):
+        self.messages.append(record.getMessage().splitlines()[0])
+
+
 @pytest.fixture(autouse=True)
 def leak_guard(request):
-    """Fail the test that leaves a file descriptor open or a thread running.
+    """Fail the test that leaves a file descriptor open, a thread running,
+    or an asyncio task pending or failed unseen.
 
-    (A task cannot outlive its run: `tale.run` finishes every task, and a
-    failure nobody joined is already an error, by pytest.ini.)  Descriptors
-    are counted from the process, so a socket, a pipe or a selector that a
-    test forgets is caught whoever made it.
+    (A tale task cannot outlive its run: `tale.run` finishes every task and
+    closes its selector, its timers go with it, and a failure nobody joined
+    is already an error, by pytest.ini.)  Descriptors are counted from the
+    process, so a socket, a pipe or a selector (its registrations with it)
+    that a test forgets is caught whoever made it.  asyncio says only when
+    the collector meets them that a task was left pending or its failure
+    unseen, and only in its log: the guard listens to that log.
     """
     import gc
     import threading
     fds_before = _open_descriptors()
     threads_before = set(threading.enumerate())
-    yield
+    complaints = _AsyncioComplaints()
+    asyncio_log = logging.getLogger("asyncio")
+    asyncio_log.addHandler(complaints)
+    try:
+        yield
+        gc.collect()                   # what is only waiting for the collector
+    finally:
+        asyncio_log.removeHandler(complaints)
+    if complaints.messages:
+        pytest.fail(f"asyncio reported: {complaints.messages}")
     if request.node.get_closest_marker("leaks_descriptors"):
         return
-    gc.collect()                       # what is only waiting for the collector
     leaked = set(_open_descriptors().items()) - set(fds_before.items())
     if leaked:
         kinds = sorted({what.split(":")[0] for _, what in leaked})

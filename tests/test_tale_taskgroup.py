@@ -249,3 +249,25 @@ def test_random_groups_no_child_outlives_and_every_failure_is_reported(seed):
         assert end == first_failure
         # every child still running at the first failure was cancelled
         assert all(t.cancelled() for t, (s, f) in zip(children, plans) if s > end)
+
+
+def test_a_child_cancelled_before_it_started_leaves_no_unawaited_coroutine():
+    """Found by the generated programs: the body fails right after a spawn,
+    the child is cancelled before its first step, and its coroutine was
+    never awaited (a RuntimeWarning when collected, far from the cause)."""
+    import gc
+    import warnings
+
+    async def child():
+        pass
+
+    async def main():
+        async with tale.TaskGroup() as g:
+            await g.spawn(child)
+            raise ValueError('the body fails before the child starts')
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter('always')
+        with pytest.raises(ExceptionGroup):
+            tale.run(main)
+        gc.collect()
+    assert [str(w.message) for w in seen] == []

@@ -21,6 +21,7 @@ class TaskGroup:
 
     def __init__(self):
         self._tasks = []         # every child, in the order spawned
+        self._coros = []         # the coroutine each child runs, in the same order
         self._parent = None      # the task running the async with block
         self._in_body = False    # True while the parent is inside the block
         self._aborting = False   # True once a failure or a cancellation stops it
@@ -42,9 +43,9 @@ class TaskGroup:
         task = await spawn(self._supervise, coro)
         task.name = getattr(coro, '__qualname__', repr(corofunc))
         self._tasks.append(task)
+        self._coros.append(coro)
         if self._aborting:                   # too late to start: cancelled before it runs
             await _cancel(task)
-            coro.close()                     # (never started, so never awaited)
         return task
 
     async def _supervise(self, coro):
@@ -94,6 +95,8 @@ class TaskGroup:
                 continue
             index += 1
         self._closed = True
+        for coro in self._coros:             # a child cancelled before it started
+            coro.close()                     # never awaited its coroutine: say it is over
         errors += [task.exception() for task in self._tasks
                    if not task.cancelled() and task.exception() is not None]
         for error in errors:                     # Ctrl-C and exit() stop the program:
