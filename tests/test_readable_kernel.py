@@ -28,6 +28,7 @@ ON_THE_READABLE_KERNEL = [
     "tests/test_tale_sync.py", "tests/test_tale_queues.py", "tests/test_tale_testing.py",
     "tests/test_tale_regressions.py", "tests/test_tale_inside.py",
     "tests/test_tale_combinations.py", "tests/test_ch18_outside.py", "tests/test_tale_interrupts.py",
+    "tests/test_tale_generated.py",     # random programs, with trio and asyncio as the oracle
     "book/ch09-library.md", "book/ch10-timeouts.md", "book/ch11-taskgroups.md",
     "book/ch12-sync.md", "book/ch13-testing.md", "book/ch18-outside.md", "book/ch19-inside.md",
 ]
