@@ -39,10 +39,10 @@ What the three can agree on, and how the programs are kept inside it:
   and skips waiting for what is done), or detected as the program runs,
   and the comparison with that one peer skipped (`Interpreter.diverged`,
   counted in `--hypothesis-show-statistics`): in trio a task woken then
-  cancelled before it ran, a nursery's exit as a schedule point, a group's
-  failures carrying `Cancelled`; in asyncio 3.11 a child's failure reaching
-  its `TaskGroup` a step late, a `TaskGroup` leaving a cancellation
-  counted, a queue's freed place or item taken from the woken task, a
+  cancelled before it ran, a nursery's exit as a schedule point; in
+  asyncio 3.11 a child's failure reaching its `TaskGroup` a step late, a
+  `TaskGroup` leaving a cancellation counted, a `TaskGroup`'s failures
+  leaving out the cancellation of its task, a queue's freed place or item taken from the woken task, a
   task cancelled before it ran telling its joiners a step late; and in
   tale, tasks woken as a group ended (tale's group joins its children in
   order, the others wake once, after the last: no peer compared).
@@ -185,6 +185,15 @@ class Interpreter:
 
     def log(self, me, *event):
         self.logs.setdefault(me, []).append(event + (self.now(),))
+
+    def failures_in(self, me, group):
+        """The failures of a group that ended; a cancellation it carries
+        along is logged, then raised: the task goes no further."""
+        try:
+            return failures_in(group)
+        except BaseException:
+            self.log(me, 'group cancelled')
+            raise
 
     async def task(self, me, program):
         self.logs.setdefault(me, [])
@@ -386,7 +395,7 @@ class OnTale(Interpreter):
                 await body
         except BaseExceptionGroup as group:
             self.group_ended()
-            return failures_in(group)
+            return self.failures_in(me, group)
         self.group_ended()
         return []
 
@@ -649,15 +658,10 @@ class OnTrio(Interpreter):
                     # schedule point in trio; tale's group goes on at once.
                     self.diverged = "a nursery's exit lets other tasks run"
         except BaseExceptionGroup as group:
-            if any(isinstance(e, trio.Cancelled) for e in flatten(group)) and \
-                    any(isinstance(e, Failure) for e in flatten(group)):
-                # The group failed while its task was being cancelled: tale
-                # and asyncio raise the failures alone, trio carries its
-                # Cancelled along in the group (level-triggered, it would
-                # come back at the next checkpoint anyway).
-                self.diverged = "a group's failures carry a cancellation along"
+            # A group that failed while its task was being cancelled carries
+            # the cancellation along with the failures, in trio as in tale.
             await self.woken()
-            return failures_in(group)
+            return self.failures_in(me, group)
         await self.woken()
         return []
 
@@ -826,7 +830,13 @@ class OnAsyncio(Interpreter):
                     self.tasks[g.create_task(self.member(label, program))] = label
                 await body
         except BaseExceptionGroup as group:
-            return failures_in(group)
+            if task.cancelling() > cancelling:
+                # The group failed while its task was being cancelled:
+                # asyncio 3.11 raises the failures alone, and the
+                # cancellation stays counted but is not raised again;
+                # tale and trio carry it along in the group.
+                self.diverged = "a TaskGroup's failures leave its cancellation out"
+            return self.failures_in(me, group)
         finally:
             # Python 3.11: a child failing while the block waits at its end
             # leaves the group's cancellation of the parent counted (the

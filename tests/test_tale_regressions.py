@@ -262,9 +262,10 @@ def test_an_outside_cancel_wins_over_a_task_groups_own_stop():
 
     with deadline():
         error = tale.run(main, clock=VirtualClock())
-    # the child's failure is still reported, and the task did not carry on
+    # the child's failure is still reported, the cancellation goes on beside
+    # it, and the task did not carry on
     assert isinstance(error, BaseExceptionGroup)
-    assert [type(e) for e in error.exceptions] == [ValueError]
+    assert [type(e) for e in error.exceptions] == [ValueError, tale.CancelledError]
 
 
 # 3. When run() ends, every task it started has ended too.

@@ -191,7 +191,7 @@ def test_a_group_waiting_for_slow_children_keeps_the_outer_timeout_over_an_inner
     assert run(main) == (True, False, 3.0)
 
 
-def test_a_failure_during_cancellation_by_a_deadline_wins_over_the_deadline():
+def test_a_failure_during_cancellation_by_a_deadline_goes_on_and_the_deadline_is_caught():
     async def child():
         try:
             await tale.sleep(10)
@@ -205,7 +205,60 @@ def test_a_failure_during_cancellation_by_a_deadline_wins_over_the_deadline():
                     await g.spawn(child)
                     await tale.sleep(5)
         return [repr(e) for e in info.value.exceptions], scope.expired, tale.clock()
-    assert run(main) == (["ValueError('cleanup failed')"], False, 1.0)
+    assert run(main) == (["ValueError('cleanup failed')"], True, 1.0)
+
+
+# A failure does not replace a cancellation: handling the failure must not
+# let a cancelled task, or a block whose deadline expired, run on.
+
+def _fails_in_cleanup():
+    async def child():
+        try:
+            await tale.sleep(10)
+        finally:
+            raise ValueError('cleanup failed')
+    return child
+
+
+def test_handling_a_groups_failure_does_not_lose_a_cancellation_from_outside():
+    log = []
+
+    async def victim():
+        try:
+            async with tale.TaskGroup() as g:
+                await g.spawn(_fails_in_cleanup())
+                await tale.sleep(10)
+        except* ValueError:
+            log.append('handled')
+        log.append('ran on after the cancellation')
+
+    async def main():
+        task = await tale.spawn(victim)
+        await tale.sleep(1)
+        await task.cancel()
+        with pytest.raises(BaseExceptionGroup) as info:
+            await task.join()
+        return info.value.split(tale.CancelledError)[1], tale.clock()
+    assert run(main) == (None, 1.0)
+    assert log == ['handled']
+
+
+def test_handling_a_groups_failure_does_not_lose_a_deadline():
+    log = []
+
+    async def main():
+        async with tale.move_on_after(1) as scope:
+            try:
+                async with tale.TaskGroup() as g:
+                    await g.spawn(_fails_in_cleanup())
+                    await tale.sleep(10)
+            except* ValueError:
+                log.append('handled')
+            await tale.sleep(10)
+            log.append('slept past the deadline')
+        return scope.expired, tale.clock()
+    assert run(main) == (True, 1.0)
+    assert log == ['handled']
 
 
 @pytest.mark.parametrize('seed', range(30))

@@ -74,6 +74,12 @@ class TaskGroup:
         parent = self._parent
         if parent._cancelled_by is self._stop:      # our own stop ends with the block
             parent._cancelled_by = self._cancelled_before
+        if isinstance(exc, BaseExceptionGroup):  # an inner group may carry our stop
+            mine, rest = exc.split(lambda error: error is self._stop)
+            if mine is not None:
+                if rest is not None:
+                    errors.append(rest)          # with failures of its own
+                exc = self._stop
         if exc is self._stop:
             exc = None                       # we stopped the body ourselves
             if parent._cancelled_by is not self._cancelled_before:
@@ -103,6 +109,8 @@ class TaskGroup:
             if isinstance(error, (KeyboardInterrupt, SystemExit)):
                 raise error                      # they are not the group's to wrap
         if errors:
+            if cancelled is not None:            # the cancellation is news too:
+                errors.append(cancelled)         # it goes on, beside the failures
             raise BaseExceptionGroup('a task group failed', errors)
         if cancelled is not None and cancelled is not exc:
             raise cancelled

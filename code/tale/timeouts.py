@@ -56,12 +56,21 @@ class TimeoutScope:
         stronger = task._cancelled_by
         if stronger is ours:                 # our deadline is over, whatever it did
             task._cancelled_by = stronger = self._cancelled_before
-        if exc is None or exc is not ours:
-            return False                     # not ours: let it pass
-        exc.__traceback__ = None             # it goes no further: nor do the frames
-        if stronger is not self._cancelled_before:
-            raise stronger                   # a cancellation from outside came meanwhile
+        rest = None                          # what goes on past us
+        if exc is not ours:
+            if not isinstance(exc, BaseExceptionGroup):
+                return False                 # not ours: let it pass
+            mine, rest = exc.split(lambda error: error is ours)
+            if mine is None:                 # a group's failures, without our deadline
+                return False
+        ours.__traceback__ = None            # it goes no further: nor do the frames
+        if stronger is not self._cancelled_before:  # a cancellation from outside came
+            if rest is None:                        # meanwhile: it goes on
+                raise stronger
+            raise BaseExceptionGroup(rest.message, [*rest.exceptions, stronger])
         self.expired = True
+        if rest is not None:
+            raise rest                       # failures that came with our deadline go on
         if self._raise:
             raise TimeoutError(f'timed out after {self.seconds} s') from None
         return True
