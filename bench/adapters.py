@@ -542,3 +542,54 @@ VARIANTS = {cls.name: cls for cls in (TaleGenericAdapter, TaleTrapCallAdapter,
                                       TaleTimeoutAdapter, TaleGroupAdapter,
                                       TaleVirtualAdapter)}
 BACKENDS.update(VARIANTS)
+
+
+# -- tale on the kernel of each step of chapter 14 (bench/kernel_steps.py) ----------
+
+class TaleKernelStepAdapter(TaleAdapter):
+    """tale run by a kernel class of code/stages/ch14_kernels.py: the package's
+    kernel with part of its hot path as it was before one of chapter 14's steps."""
+
+    kernel = "?"
+
+    def __init__(self):
+        super().__init__()
+        try:
+            from stages import ch14_kernels
+        except ImportError as exc:
+            raise Unavailable(f"cannot import stages.ch14_kernels: {exc}") from None
+        self.kernel_class = getattr(ch14_kernels, self.kernel)
+
+    def run(self, main):
+        return self.kernel_class().run(main)
+
+
+class TaleCh09TickAdapter(TaleKernelStepAdapter):
+    """Chapter 9's kernel: a method per step, a call per task and per request."""
+    name, kernel = "tale:ch09-tick", "ReadableTick"
+
+
+class TaleStep1Adapter(TaleKernelStepAdapter):
+    """After step 1: the batch in one piece, its hot names in locals."""
+    name, kernel = "tale:step1", "BatchInOnePiece"
+
+
+class TaleStep2Adapter(TaleKernelStepAdapter):
+    """After step 2: and the fast path for ``sleep(0)``."""
+    name, kernel = "tale:step2", "FastPath"
+
+
+class TaleStep3Adapter(TaleKernelStepAdapter):
+    """After step 3: the tick in one method (a sleep's undo still a closure)."""
+    name, kernel = "tale:step3", "ClosureUndo"
+
+
+class TaleStep4Adapter(TaleKernelStepAdapter):
+    """After step 4: a sleep's undo its timer's number (a context per task)."""
+    name, kernel = "tale:step4", "OwnContexts"
+
+
+KERNEL_STEPS = {cls.name: cls for cls in (TaleCh09TickAdapter, TaleStep1Adapter,
+                                          TaleStep2Adapter, TaleStep3Adapter,
+                                          TaleStep4Adapter)}
+BACKENDS.update(KERNEL_STEPS)

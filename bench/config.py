@@ -101,6 +101,32 @@ VARIANTS_SMOKE = {"repeats": 1, "gc_repeats": 1, "timeout": 60,
                   "timers": {"tasks": 200, "max_ms": 2.0, "seed": 1},
                   "tracked": {"tasks": 100, "seconds": 0.5}}
 
+# -- chapter 14's steps from chapter 9's tick to the package's (kernel.json) --------
+
+# (step, adapter, the adapter of the step before, what the step changes); the
+# adapters run the classes of code/stages/ch14_kernels.py, "tale" the package.
+KERNEL_STEP_LIST = [
+    ("1", "tale:step1", "tale:ch09-tick", "the batch in one piece, hot names in locals"),
+    ("2", "tale:step2", "tale:step1", "a fast path for `sleep(0)`"),
+    ("3", "tale:step3", "tale:step2", "the tick in one method, `_wake` inlined"),
+    ("4", "tale:step4", "tale:step3", "a sleep's undo is its timer's number"),
+    ("5", "tale", "tale:step4", "one blank context for the tasks that need none"),
+]
+# Which steps each benchmark measures (the switch benchmark measures them all).
+KERNEL_BENCHES = {"switches": ["1", "2", "3", "4", "5"], "timers_gc": ["3", "4", "5"],
+                  "spawn_join": ["5"]}
+
+KERNEL_FULL = {"repeats": 15, "gc_repeats": 7, "timeout": 180,
+               "switches": {"tasks": 100, "rounds": 10_000},
+               "spawn_join": {"tasks": 100_000},
+               "timers": {"tasks": 100_000, "max_ms": 10.0, "seed": 1},
+               "tracked": {"tasks": 10_000, "seconds": 3.0}}
+KERNEL_SMOKE = {"repeats": 1, "gc_repeats": 1, "timeout": 60,
+                "switches": {"tasks": 10, "rounds": 50},
+                "spawn_join": {"tasks": 200},
+                "timers": {"tasks": 200, "max_ms": 2.0, "seed": 1},
+                "tracked": {"tasks": 100, "seconds": 0.5}}
+
 # -- changes measured and not adopted (rejected.json) -------------------------------
 
 # (adapter, benchmark, the adapter it is compared with, what it changes)

@@ -2,7 +2,7 @@
 
     python bench/run.py                     everything (about twenty minutes), into book/results/
     python bench/run.py --smoke --out DIR   tiny sizes, every installed backend
-    python bench/run.py --only variants     one part: main, variants or rejected
+    python bench/run.py --only variants     one part: main, variants, rejected or kernel
     python bench/run.py --report-only       redo the tables and plots from the JSON files
     python bench/run.py --tool NAME [ARGS]  one standalone measurement (see TOOLS), its own options
     python bench/run.py --tool compare --bench timers --backends asyncio,tale,tale@DIR
@@ -10,12 +10,14 @@
     python bench/run.py --instruments       what instruments cost (instruments.py; chapter 19)
     python bench/run.py --thread-wait       a loop waiting for a thread: polling or not (chapter 18)
 
-Three parts, each written to its own JSON file of raw samples and its tables:
+Four parts, each written to its own JSON file of raw samples and its tables:
 ``main`` (results.json: every backend on every benchmark, the ladder of
 floors, the scaling runs, report.py's tables and plots), ``variants``
 (variants.json: tale's optimisations and unused features, and the garbage
-collector's share of the timers benchmark, variants.py) and ``rejected``
-(rejected.json: changes measured and not adopted, rejected.py).  What runs,
+collector's share of the timers benchmark, variants.py), ``rejected``
+(rejected.json: changes measured and not adopted, rejected.py) and ``kernel``
+(kernel.json: chapter 14's steps from chapter 9's tick to the package's,
+kernel_steps.py).  What runs,
 where and at which sizes is in config.py.
 
 Every sample runs in a fresh interpreter (bench/worker.py), pinned to one CPU
@@ -43,14 +45,16 @@ sys.path.insert(0, HERE)
 
 import adapters  # noqa: E402
 import config  # noqa: E402
+import kernel_steps  # noqa: E402
 import rejected  # noqa: E402
 import report  # noqa: E402
 import variants  # noqa: E402
 from config import BACKENDS, EXTRA, FLOORS  # noqa: E402
 
-PARTS = ("main", "variants", "rejected")
+PARTS = ("main", "variants", "rejected", "kernel")
 SIDE_RUNS = {"variants": (variants, config.VARIANTS_FULL, config.VARIANTS_SMOKE),
-             "rejected": (rejected, config.REJECTED_FULL, config.REJECTED_SMOKE)}
+             "rejected": (rejected, config.REJECTED_FULL, config.REJECTED_SMOKE),
+             "kernel": (kernel_steps, config.KERNEL_FULL, config.KERNEL_SMOKE)}
 
 
 def pin_prefix() -> tuple[list[str], str]:

@@ -166,6 +166,30 @@ def test_variants_smoke_runs_every_variant_and_writes_its_tables(smoke):
     assert "| tale |" in gc_table and "| asyncio |" in gc_table and "not run" not in gc_table
 
 
+def test_kernel_steps_smoke_runs_every_step_and_writes_its_table(smoke):
+    """Chapter 14's steps: each kernel of code/stages/ch14_kernels.py ran, and has its rows."""
+    tmp_path, _data, _log = smoke
+    data = json.loads((tmp_path / "kernel.json").read_text())
+    ran = {(s["group"], s["bench"], s["backend"]) for s in data["samples"]
+           if "error" not in s["result"]}
+    every = ["tale:ch09-tick", "tale:step1", "tale:step2", "tale:step3", "tale:step4", "tale"]
+    timed = ["tale:step2", "tale:step3", "tale:step4", "tale"]
+    assert ran == ({("kernel", "switches", b) for b in every}
+                   | {("kernel", "spawn_join", b) for b in ("tale:step4", "tale")}
+                   | {(g, bench, b) for g, bench in (("gc", "timers_gc"), ("tracked", "tracked"))
+                      for b in timed})
+    table = (tmp_path / "kernel_steps.txt").read_text()
+    for _step, _after, _before, what in config.KERNEL_STEP_LIST:
+        assert what in table
+    assert "| after step 5 (the package) |" in table
+    assert "| – |" not in table.split("**The timers")[1].split("**Time after")[0]
+    tracked = {s["backend"]: s["result"]["kinds_per_task"] for s in data["samples"]
+               if s["group"] == "tracked"}
+    assert tracked["tale:step3"]["cell"] == 2.0          # the closure's two cells
+    assert "cell" not in tracked["tale:step4"] and tracked["tale:step4"]["Context"] == 1.0
+    assert "Context" not in tracked["tale"]               # the blank context, shared
+
+
 def test_tale_variants_switch_like_tale():
     """Each variant of the tale adapter runs the switch benchmark to the end."""
     import programs

@@ -10,6 +10,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
 import tale_sphinx  # noqa: E402
 
+CHAPTERS = tale_sphinx.tomllib.loads((ROOT / "entangled.toml").read_text())["watch_list"]
+
 
 @pytest.fixture(scope="session")
 def html():
@@ -89,3 +91,34 @@ def test_stage_listing_highlights_lines_in_html(html):
         assert sum(w.count('<span class="hll">') for w in wholes) == expected, chapter.name
         checked += 1
     assert checked >= 5, "fewer whole-stage listings with :previous: than Part I has stages"
+
+
+def test_block_diff_shows_changed_lines_and_ignores_indentation():
+    old = ["def step(self, task):", "    x = self.ready", "    x.append(task)  # why", "    return 1"]
+    new = ["def batch(self):", "    for task in tasks:", "        x = self.ready",
+           "        x.append(task)      # why", "        return 2"]
+    assert tale_sphinx.block_diff(old, new) == [
+        "-def step(self, task):", "+def batch(self):", "+    for task in tasks:",
+        "         x = self.ready", "         x.append(task)      # why",    # moved: unchanged
+        "-    return 1", "+        return 2"]
+    long = [f"line {n}" for n in range(20)]
+    changed = long[:10] + ["new"] + long[11:]
+    assert tale_sphinx.block_diff(long, changed, context=2) == [
+        " ...", " line 8", " line 9", "-line 10", "+new", " line 11", " line 12", " ..."]
+
+
+def test_every_blockdiff_names_blocks_that_exist_and_differ():
+    """A diff in the book is computed from its blocks at build time; each must exist."""
+    bodies = {attrs["id"]: body for _c, attrs, body in tale_sphinx.read_blocks(ROOT, CHAPTERS)
+              if "id" in attrs}
+    diffs = 0
+    for chapter in CHAPTERS:
+        text = (ROOT / chapter).read_text()
+        for found in re.finditer(r":::\{blockdiff\}\n:from: (.*)\n:to: (.*)\n", text):
+            olds, news = found[1].split(), found[2].split()
+            assert all(name in bodies for name in olds + news), found[0]
+            old = [line for name in olds for line in bodies[name].splitlines()]
+            new = [line for name in news for line in bodies[name].splitlines()]
+            assert any(line[:1] in "+-" for line in tale_sphinx.block_diff(old, new)), found[0]
+            diffs += 1
+    assert diffs >= 4

@@ -118,10 +118,11 @@ def test_tables_are_what_the_report_makes_of_the_samples(data, tmp_path):
 
 
 @pytest.mark.parametrize("module, tables", [("variants", VARIANT_TABLES),
-                                            ("rejected", ("rejected.txt",))])
+                                            ("rejected", ("rejected.txt",)),
+                                            ("kernel_steps", ("kernel_steps.txt",))])
 def test_side_run_tables_are_what_their_script_makes_of_the_samples(module, tables,
                                                                     tmp_path):
-    data = json.loads((RESULTS / f"{module}.json").read_text())
+    data = json.loads((RESULTS / f"{bench(module).NAME}.json").read_text())
     assert data["meta"]["mode"] == "full"
     (tmp_path / "results.json").write_text((RESULTS / "results.json").read_text())
     bench(module).write_all(data, str(tmp_path))

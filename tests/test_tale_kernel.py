@@ -640,10 +640,9 @@ def test_check_invariants_catches_a_broken_rule():
         task = await tale.spawn(sleeper)
         await tale.sleep(0)
         k.check_invariants()                 # a sleeping task: all is well
-        number = task._undo
         breakages = [
-            ('undo', lambda: setattr(task, '_undo', lambda: None),
-             lambda: setattr(task, '_undo', number)),
+            ('sleep', lambda: setattr(task, '_waiting', 'something else'),
+             lambda: setattr(task, '_waiting', 'sleep')),
             ('armed', lambda: k._armed.__setitem__(-1, task),
              lambda: k._armed.pop(-1)),
             ('io_waits', lambda: setattr(k, '_io_waits', 1),
@@ -659,7 +658,7 @@ def test_check_invariants_catches_a_broken_rule():
         k.check_invariants()
         await task.cancel()
     k.run(main)
-    assert caught == ['undo', 'armed', 'io_waits']
+    assert caught == ['sleep', 'armed', 'io_waits']
 
 
 def test_many_dead_timers_are_compacted():

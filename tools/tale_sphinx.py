@@ -9,9 +9,13 @@
    has the lines it changes emphasised.
 2. ``stage`` shows a whole tangled file with the lines that are new since a
    previous stage emphasised, so a chapter can end with its complete program.
-3. Chapters are numbered straight through the book, although each Part is its
+3. ``blockdiff`` shows what one change does: the lines that differ between
+   named blocks (``:from:``, one or more) and the block that replaces them
+   (``:to:``), computed at build time from the blocks themselves, so the diff
+   in the book is always the diff of the code.
+4. Chapters are numbered straight through the book, although each Part is its
    own numbered toctree (Sphinx would start every Part again at 1).
-4. Every ``{term}`` reference is an index entry too, so the printed index
+5. Every ``{term}`` reference is an index entry too, so the printed index
    gives each glossary term the pages that use it, not only its definition.
 
 A fence that is not entangled's (```python, ```text, ...) is left to MyST.
@@ -28,6 +32,7 @@ from pathlib import Path
 
 from docutils import nodes
 from docutils.parsers.rst import directives
+from docutils.statemachine import StringList
 from sphinx import addnodes
 from sphinx.directives.code import CodeBlock, LiteralInclude
 from sphinx.errors import ExtensionError
@@ -40,6 +45,7 @@ ATTR = re.compile(r'(\w+)=("[^"]*"|\S+)')
 BLOCK_ID = re.compile(r"#([\w-]+)")
 REFERENCE = re.compile(r"^[ \t]*<<([\w-]+)>>[ \t]*$", re.MULTILINE)
 REPLACES = re.compile(r"replaces «([\w-]+)»")
+NAMED = re.compile(r"«([\w-]+)»")
 
 
 def parse_attrs(text: str) -> dict[str, str]:
@@ -111,10 +117,13 @@ class TangleBlock(CodeBlock):
             raise self.error("a tangled block needs file=... or #block-id")
         bodies = self.env.app.tale_bodies
         replaced = REPLACES.search(action or "")
-        if replaced and replaced[1] in bodies:
-            old = replaced[1]
-            action = action.replace(f"«{old}»", f"{{ref}}`«{old}» <block-{old}>`")
-            marked = changed_lines(bodies[old].splitlines(), list(self.content))
+        if replaced:            # "replaces «a»", or "replaces «a», «b» and «c»"
+            olds = [name for name in NAMED.findall(action[replaced.start():])
+                    if name in bodies]
+            for old in olds:
+                action = action.replace(f"«{old}»", f"{{ref}}`«{old}» <block-{old}>`")
+            old_lines = [line for old in olds for line in bodies[old].splitlines()]
+            marked = changed_lines(old_lines, list(self.content)) if olds else []
             if marked and len(marked) < len([line for line in self.content if line.strip()]):
                 self.options.setdefault("emphasize-lines", ",".join(map(str, marked)))
         if action:
@@ -159,6 +168,74 @@ class StageListing(LiteralInclude):
         return super().run()
 
 
+def block_diff(old: list[str], new: list[str], context: int = 2) -> list[str]:
+    """The lines that differ between two listings, diff-style ('-', '+', ' ').
+
+    Lines are compared with their runs of spaces collapsed: a line that only
+    moved in or out, as an inlined method's lines do, or whose comment moved
+    along, is unchanged, and shown as it is in `new`.  Unchanged runs longer than twice `context` are cut to
+    `context` lines each side of a change, with a ``...`` line between.
+    """
+    matcher = difflib.SequenceMatcher(None, [" ".join(line.split()) for line in old],
+                                      [" ".join(line.split()) for line in new],
+                                      autojunk=False)
+    out: list[str] = []
+    codes = matcher.get_opcodes()
+    for k, (tag, i1, i2, j1, j2) in enumerate(codes):
+        if tag == "equal":
+            same = [" " + line for line in new[j1:j2]]
+            head = same[:context] if k > 0 else []
+            tail = same[-context:] if k < len(codes) - 1 else []
+            if len(same) > len(head) + len(tail) + 1:
+                out += head + [" ..."] + tail
+            else:
+                out += same
+            continue
+        out += ["-" + line for line in old[i1:i2]]
+        out += ["+" + line for line in new[j1:j2]]
+    return [line.rstrip() for line in out]
+
+
+class BlockDiff(CodeBlock):
+    """What a replacing block changes: the diff of named blocks, at build time."""
+
+    has_content = False
+    required_arguments = 0
+    option_spec = dict(CodeBlock.option_spec, **{"from": directives.unchanged_required,
+                                                   "to": directives.unchanged_required})
+
+    def run(self):
+        app = self.env.app
+        bodies, homes = app.tale_bodies, app.tale_homes
+        olds = self.options.get("from", "").split()
+        news = self.options.get("to", "").split()
+        missing = [name for name in olds + news if name not in bodies]
+        if not olds or not news or missing:
+            raise self.error(f"blockdiff needs :from: and :to: block names; unknown: {missing}")
+        for name in olds + news:
+            self.env.note_dependency(homes[name])
+
+        def joined(names):
+            lines: list[str] = []
+            for name in names:
+                lines += ([""] if lines else []) + bodies[name].strip("\n").splitlines()
+            return lines
+
+        lines = block_diff(joined(olds), joined(news))
+        if not any(line[:1] in "+-" for line in lines):
+            raise self.error(f"blockdiff: {olds} and {news} do not differ")
+        self.arguments = ["diff"]
+        self.content = StringList(lines)
+
+        def refs(names):
+            return " and ".join(f"{{ref}}`«{name}» <block-{name}>`" for name in names)
+
+        self.options.setdefault("caption", f"What changes from {refs(olds)} to {refs(news)}")
+        self.options.pop("from")
+        self.options.pop("to")
+        return super().run()
+
+
 def rewrite_fences(app, docname, source):
     def replace(match):
         attrs = parse_attrs(match["attrs"])
@@ -182,6 +259,8 @@ def collect_targets(app):
     app.tale_targets = block_targets(root, chapters)
     app.tale_bodies = {attrs["id"]: body for _chapter, attrs, body in read_blocks(root, chapters)
                        if "id" in attrs}
+    app.tale_homes = {attrs["id"]: str(root / chapter)
+                      for chapter, attrs, _body in read_blocks(root, chapters) if "id" in attrs}
 
 
 def _shift(number, offset):
@@ -247,6 +326,7 @@ def setup(app):
     app.connect("source-read", rewrite_fences)
     app.add_directive("tangle", TangleBlock)
     app.add_directive("stage", StageListing)
+    app.add_directive("blockdiff", BlockDiff)
     app.add_transform(IndexTermUses)
     # A new env_version makes Sphinx read every page again: this file's own hash,
     # so that a change here is never hidden behind pages cached from before it.

@@ -188,7 +188,7 @@ class WatchedKernel(Kernel):
             if not answered and task._undo is not None:
                 deadlines = None
                 if request[0] == 'sleep':
-                    deadlines = {task._undo: self.clock.now() + request[1]}
+                    deadlines = {task: self.clock.now() + request[1]}
                 self._emit('task_suspended', task, doing(task, deadlines))
             return answered
         return trap

@@ -8,11 +8,10 @@ Principles
 2. The kernel is small: whatever can be async code over a few traps
    (timeouts, task groups, locks, queues) lives in its own module.
 3. Every wait carries its undo: a blocked task's ``_undo`` takes it out of
-   what it waits for (a function; for a sleep, the number of its timer);
-   cancelling it is undo, then reschedule with the error.
-4. One place runs tasks, `Kernel._loop`, a tick at a time, in four steps:
-   poll timeout, poll, due timers, the batch that was ready when the tick
-   began.  First in, first out, everywhere.
+   what it waits for; cancelling it is undo, then reschedule with the error.
+4. One place runs tasks, the tick, in four steps: poll timeout, poll, due
+   timers, the batch that was ready when the tick began.  First in, first
+   out, everywhere.
 5. A task's fault never stops the kernel: a bad request raises at its await
    (`TypeError`, or its handler's error); a crash goes to a joiner or is
    reported; a descriptor closed under a waiter wakes it with an error.
@@ -38,7 +37,7 @@ from .clock import MonotonicClock
 from .errors import CancelledError, ClosedResourceError, DeadlockError
 from .task import Task
 from .tasktree import task_tree
-from .traps import YIELD, _coroutine
+from .traps import _coroutine
 from .wakeup import Wakeup
 
 #: The longest one poll may block, in seconds (asyncio caps it at a day too).
@@ -55,6 +54,7 @@ class _Running(threading.local):
 
 
 _running = _Running()
+from .traps import YIELD        # the request of sleep(0), for the fast path
 
 
 def running_kernel():
@@ -115,8 +115,9 @@ class Kernel:
             debug = bool(os.environ.get('TALE_DEBUG')) or sys.flags.dev_mode
         self.debug = debug           # check the invariants after every tick
         self._hooks = None           # what instruments see of the tick, or None (ch. 19)
+        self.ticks = 0               # ticks so far, for tests and curiosity
         self._tasks = {}             # the task table: every unfinished task, in order
-        # The empty context that tasks with _context None share (see _claim_blank).
+        # The empty context that tasks with _context None share (chapter 14).
         # Invariant: between steps it is empty
         self._blank = contextvars.Context()
         # Tasks to resume, oldest first, each with its answer in _value/_exc.
@@ -126,7 +127,7 @@ class Kernel:
         # its deadline comes, a timer whose number is still in _armed wakes
         # its task (exc None: a sleep ends) or cancels it with exc (a
         # timeout); a number missing from _armed is a dead entry, skipped.
-        # Invariant: a live sleep timer's number is its task's _undo
+        # Invariant: the task of a live sleep timer is waiting, on 'sleep'
         self._timers = []
         self._armed = {}             # Invariant: its keys are numbers in _timers
         self._timers_set = 0         # the number of the last timer set
@@ -167,11 +168,10 @@ class Kernel:
             self._selector = selectors.DefaultSelector()
             _running.kernel = self
             sigint = self._take_sigint()    # Ctrl-C kept out of the kernel (ch. 18)
-            context = contextvars.copy_context()
             main = self._new_task(_coroutine(corofunc, args, 'tale.run()'), False,
-                                  context if len(context) else None)
+                                  contextvars.copy_context())
             try:
-                self._run_loop()
+                self._loop()
             except BaseException:           # a deadlock, Ctrl-C, exit(), a kernel bug
                 self._shutdown()
                 raise
@@ -203,7 +203,7 @@ class Kernel:
                 self._ready.append(task)
             self._cancel(task, CancelledError('the loop is stopping'))
         try:
-            self._run_loop()
+            self._loop()
         except BaseException:               # a second Ctrl-C, or a cleanup stuck for ever
             pass
         for task in list(self._tasks):      # what would not end is closed by force
@@ -217,6 +217,22 @@ class Kernel:
         self._finish(task, None, CancelledError('abandoned when the loop stopped'))
 
     def _loop(self):
+        """Tick until every task is done, inside the blank context (see _run_ticks)."""
+        while self._blank.run(self._run_ticks):
+            pass                        # a task claimed the blank one: a new one
+
+    def _run_ticks(self):
+        """Tick until every task is done: first the others, then the daemons.
+
+        The tick of chapter 9 in one method: its four steps, in order, are
+        marked ``# Step``.  Discussion: everything here is for speed, and
+        chapter 14 shows each change from chapter 9's tick with what it buys:
+        the names a tick or a switch uses are locals, looked up once per run;
+        _wake, resume and dispatch are written out where they are called;
+        sleep(0), the request YIELD, is answered before the table of handlers;
+        and a task without a context of its own runs in the blank one, which the
+        loop runs in.  Returns True when a task has claimed the blank context.
+        """
         ready = self._ready
         popleft, append = ready.popleft, ready.append
         timers, armed = self._timers, self._armed
@@ -226,30 +242,26 @@ class Kernel:
         debug = self.debug
         hooks = self._hooks
         send = type(self).step          # how a task's coroutine is sent its answer
-        blank = self._blank
-        while True:
-            if not self._live:
-                if not self._daemons:
-                    return
-                if not self._stopping:          # the last real task is done
-                    self._stopping = True
-                    for task in list(self._daemons):
-                        self._cancel(task, CancelledError())
+        blank = self._blank             # the context we run in, shared, kept empty
+        while self._live or self._daemons:
+            if not self._live and not self._stopping:   # the last real task is done
+                self._stopping = True
+                for task in list(self._daemons):
+                    self._cancel(task, CancelledError())
+            self.ticks += 1
 
             # Step 1: how long may the poll block?  Not at all if tasks are
             # ready; else until the first live timer; else without limit.
             dead = len(timers) - len(armed)
             if dead > COMPACT_AT and 2 * dead > len(timers):
-                self._compact_timers()
+                self._compact_timers()          # many dead entries: sweep them out
             if ready:
                 timeout = 0
-            elif timers:
+            else:
                 while timers and timers[0][1] not in armed:     # dead: drop it
                     heappop(timers)
                 timeout = (min(max(0.0, timers[0][0] - clock.now()), MAX_WAIT)
                            if timers else None)
-            else:
-                timeout = None
 
             # Step 2: poll for I/O, or wait for the first timer.
             if self._interrupted:           # a Ctrl-C held back (chapter 18)
@@ -269,19 +281,19 @@ class Kernel:
             if hooks is not None:
                 hooks.polled(timeout)
 
-            # Step 3: move the tasks whose timers are due to the ready queue.
-            if timers:
+            # Step 3: every task whose timer is due becomes ready, earliest first.
+            if timers:                          # (no clock read if no timer is set)
                 now = clock.now()
                 while timers and timers[0][0] <= now:
                     _, number, exc = heappop(timers)
                     task = armed.pop(number, None)
-                    if task is None:          # a dead entry
+                    if task is None:            # a dead entry
                         continue
-                    if exc is None:           # a sleep is over
+                    if exc is None:             # a sleep is over: _wake, inlined
                         task._undo = None
                         task._value = None
                         append(task)
-                    else:
+                    else:                       # a deadline has come (chapter 10)
                         self._cancel(task, exc)
 
             # Step 4: run the batch ready when the tick began; a task woken now waits.
@@ -290,7 +302,7 @@ class Kernel:
             for _ in range(len(ready)):
                 task = popleft()
                 context = task._context     # None: the blank one, which we are in
-                while True:             # one step; repeats only for instant answers
+                while True:             # resume, inlined: one call fewer per switch
                     try:
                         exc = task._exc
                         if exc is None:
@@ -312,14 +324,15 @@ class Kernel:
                         if blank:
                             self._claim_blank(task)
                         raise           # Ctrl-C and exit() stop the loop (see run)
-                    except BaseException as error:
+                    except BaseException as error:  # the task failed; the loop goes on
                         self._finish(task, None, error)
+                        task = None     # (the traceback keeps this frame)
                         break
-                    if request is YIELD:            # fast path: sleep(0)
-                        task._value = None          # its answer, not the last one
+                    if request is YIELD:    # sleep(0), by identity: no table, no call
+                        task._value = None      # its answer, not the last one
                         append(task)
                         break
-                    try:
+                    try:                        # dispatch, inlined: another call fewer
                         handler = traps[request[0]] if type(request) is tuple else None
                     except (KeyError, IndexError, TypeError):
                         handler = None
@@ -327,11 +340,11 @@ class Kernel:
                         task._exc = TypeError(
                             f'{task.name} yielded {request!r}, which is not a tale '
                             'request; is it awaiting something made for another loop?')
-                        continue
+                        continue            # an instant answer: the error, thrown in
                     try:
                         if not handler(task, request):
-                            break           # the task waits, or is queued
-                    except Exception as error:  # a fault of the kernel's, not the task's
+                            break               # the task waits, or is queued
+                    except Exception as error:  # the kernel's fault, not the task's
                         if blank:
                             self._claim_blank(task)
                         raise RuntimeError(f'tale: internal error answering '
@@ -339,7 +352,7 @@ class Kernel:
                 if blank:               # the task set a variable in it: now its own,
                     self._claim_blank(task)
                     return True         # and the loop goes on in a new blank one
-            if debug:
+            if debug:                       # and, when debugging, check
                 self.check_invariants(between_ticks=True)
 
     # Tasks begin, end, wake and are cancelled.
@@ -381,16 +394,11 @@ class Kernel:
         self._ready.append(task)
 
     def _claim_blank(self, task):
-        """`task` set a variable in the blank context: that context is its own now."""
-        task._context = self._blank
+        """`task` set a variable in the blank context: that context is its own
+        now (None: the task has failed, and nobody needs it)."""
+        if task is not None:
+            task._context = self._blank
         self._blank = contextvars.Context()
-
-    def _run_loop(self):
-        # The loop runs inside the blank context, so a task that shares it is
-        # sent its answer directly.  Once a task claims it, the loop leaves it
-        # and goes on inside the new one, the rest of its batch in a new tick.
-        while self._blank.run(self._loop):
-            pass
 
     def _cancel(self, task, exc):
         """Arrange for `exc` to be thrown into `task`; True if it will be."""
@@ -440,15 +448,6 @@ class Kernel:
     # Handlers.  Each takes the task and its whole request (cheaper than a
     # star-call), and answers at once (sets task._value, returns True) or
     # leaves the task waiting with an _undo, or queued (returns None).
-    def trap_spawn(self, task, request):
-        _, coro, daemon = request
-        context = task._context
-        if context is None:
-            context = self._blank       # (empty, unless the parent just set a variable)
-        task._value = self._new_task(coro, daemon, context.copy() if context else None)
-        task._value._parent = weakref.ref(task)
-        return True
-
     def _refuse(self, task, error):
         """Refuse a bad request: `error` is raised at the task's await."""
         task._exc = error
@@ -468,17 +467,6 @@ class Kernel:
         task._waiting = target
         task._undo = lambda: joiners.remove(task)
 
-    def trap_sleep(self, task, request):
-        seconds = request[1]
-        if seconds <= 0:
-            task._value = None
-            self._ready.append(task)
-            return
-        if seconds != seconds:          # nan: it would never fire, and break the heap
-            return self._refuse(task, ValueError(f'cannot sleep {seconds!r} seconds'))
-        task._waiting = 'sleep'
-        task._undo = self._set_timer(seconds, task, None)   # the timer's number
-
     def trap_cancel(self, task, request):
         _, target, exc = request
         if target is task:
@@ -490,6 +478,27 @@ class Kernel:
     def trap_current(self, task, request):
         task._value = task
         return True
+
+    def trap_spawn(self, task, request):
+        _, coro, daemon = request
+        context = task._context
+        if context is None:
+            context = self._blank   # (empty, unless the parent just set a variable)
+        task._value = self._new_task(coro, daemon, context.copy() if context else None)
+        task._value._parent = weakref.ref(task)
+        return True
+
+    def trap_sleep(self, task, request):
+        seconds = request[1]
+        if seconds <= 0:                # sleep(0): behind every task ready now
+            task._value = None
+            self._ready.append(task)
+            return
+        if seconds != seconds:          # nan: it would never fire, and break the heap
+            return self._refuse(task, ValueError(f'cannot sleep {seconds!r} seconds'))
+        number = self._set_timer(seconds, task, None)
+        task._waiting = 'sleep'
+        task._undo = number             # not a closure: nothing for the collector
 
     def trap_timeout(self, task, request):
         _, seconds, exc = request
@@ -702,8 +711,9 @@ class Kernel:
         """
         assert not (between_ticks and len(self._blank))            # nobody's variables
         assert set(self._armed) <= {number for _, number, _ in self._timers}
-        assert all(self._armed[number]._undo == number for _, number, exc in self._timers
-                   if exc is None and number in self._armed)    # the sleeps
+        for _, number, exc in self._timers:                    # a sleep's timer:
+            task = self._armed.get(number) if exc is None else None     # its task sleeps
+            assert task is None or (task._waiting == 'sleep' and task._undo is not None)
         ready = set(self._ready)
         assert len(ready) == len(self._ready)                   # queued once
         assert all(t._undo is None and not t._done for t in ready)

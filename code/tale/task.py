@@ -21,7 +21,7 @@ class Task:
         'daemon',        # True: not waited for when the loop ends
         '_value',        # kernel: what to send at the next resumption
         '_exc',          # kernel: what to throw instead (wins over _value)
-        '_undo',         # kernel: takes it out of its wait (a sleep: its timer number)
+        '_undo',         # kernel: undoes its wait: a callable, or a timer's number
         '_waiting',      # kernel: what it waits on, set with _undo: 'sleep', the
                          #   task it joins, the file it watches, what it is parked in
         '_done',         # kernel: True once the coroutine has ended
@@ -105,8 +105,8 @@ class Task:
         """Wait for the task; return its result or raise its own exception object."""
         if not self._done:
             await _trap(('join', self))
-        if self._exception is not None:
-            self._mark_retrieved()
+        if self._exception is not None:     # (the outcome read here, not through
+            self._mark_retrieved()          # result(), which would check _done again)
             raise self._exception
         return self._result
 

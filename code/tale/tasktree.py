@@ -27,7 +27,9 @@ def task_tree(kernel, indent=''):
             children.setdefault(parent, []).append(task)
         else:
             roots.append(task)
-    deadlines = {number: deadline for deadline, number, _ in kernel._timers}
+    armed = kernel._armed          # a sleeper's deadline: the sleep timer armed for it
+    deadlines = {armed[number]: deadline for deadline, number, exc in kernel._timers
+                 if exc is None and number in armed}
     now, queued = kernel.clock.now(), set(kernel._ready)
     lines = []
 
@@ -56,7 +58,7 @@ def describe(task, deadlines=None, now=None, queued=None):
 def doing(task, deadlines=None, now=None, queued=None):
     """What `task` is doing, in words: running, ready, or what it waits on.
 
-    `deadlines` maps timer numbers to deadlines; `queued` is the set of tasks
+    `deadlines` maps sleeping tasks to their deadlines; `queued` is the set of tasks
     in the ready queue (a task neither queued nor waiting is the one running).
     """
     if task._done:
@@ -67,7 +69,7 @@ def doing(task, deadlines=None, now=None, queued=None):
         return 'ready' if task._exc is None else f'ready, to hear {task._exc!r}'
     what = task._waiting
     if what == 'sleep':
-        deadline = (deadlines or {}).get(task._undo)
+        deadline = (deadlines or {}).get(task)
         if deadline is None:
             return 'sleeping for ever'
         left = f' ({deadline - now:.3f} s from now)' if now is not None else ''
