@@ -345,7 +345,9 @@ def test_a_peer_that_never_stops_sending_does_not_starve_other_tasks():
         stop.set()
         far.close()
         feeder.join(5)
-    assert ticks >= 20
+    # 60 at best; the feeder thread shares the interpreter's lock, so a loaded
+    # machine sees far fewer, while a reader that never steps aside allows none
+    assert ticks >= 8
 
 
 @no_leaks

@@ -362,8 +362,13 @@ class Kernel:
         task._exception = error
         del self._tasks[task]
         if error is not None and not isinstance(error, CancelledError):
-            self._unjoined.add(task)
-            task._fail_unseen(self._lost)   # reported if nobody ever reads it
+            if isinstance(error, BaseExceptionGroup) and error.split(CancelledError)[1] is None:
+                while isinstance(error, BaseExceptionGroup):    # nothing but cancellations
+                    error = error.exceptions[0]                 # (what an except* leaves):
+                task._exception = error                         # the task was cancelled
+            else:
+                self._unjoined.add(task)
+                task._fail_unseen(self._lost)   # reported if nobody ever reads it
         if task.daemon:
             self._daemons.discard(task)
         else:
