@@ -462,8 +462,15 @@ class TaleTimerInlineAdapter(TalePatchedAdapter):
     name, patch = "tale:timer-inline", "timer-inline"
 
 
+class TaleNoTaskTableAdapter(TalePatchedAdapter):
+    """No task table and no parent link: not a correct tale (a deadlock report,
+    the task tree and a stopped run need them), only what the two cost."""
+
+    name, patch = "tale:no-task-table", "no-task-table"
+
+
 REJECTED = {cls.name: cls for cls in (TaleSpawnInlineAdapter, TaleSpawnTrapAdapter,
-                                      TaleTimerInlineAdapter)}
+                                      TaleTimerInlineAdapter, TaleNoTaskTableAdapter)}
 BACKENDS.update(REJECTED)
 
 
@@ -546,11 +553,13 @@ BACKENDS.update(VARIANTS)
 
 # -- tale on the kernel of each step of chapter 14 (bench/kernel_steps.py) ----------
 
-class TaleKernelStepAdapter(TaleAdapter):
+class TaleKernelStepAdapter(TalePatchedAdapter):
     """tale run by a kernel class of code/stages/ch14_kernels.py: the package's
-    kernel with part of its hot path as it was before one of chapter 14's steps."""
+    kernel with part of its hot path as it was before one of chapter 14's steps,
+    and its task and spawn as they were before steps 6 and 7 (the patch)."""
 
     kernel = "?"
+    patch = "before-step6"
 
     def __init__(self):
         super().__init__()
@@ -589,7 +598,18 @@ class TaleStep4Adapter(TaleKernelStepAdapter):
     name, kernel = "tale:step4", "OwnContexts"
 
 
+class TaleStep5Adapter(TalePatchedAdapter):
+    """After step 5: the package's kernel, its task and spawn before steps 6 and 7."""
+    name, patch = "tale:step5", "before-step6"
+
+
+class TaleStep6Adapter(TalePatchedAdapter):
+    """After step 6: the package's kernel and task, its spawn before step 7."""
+    name, patch = "tale:step6", "before-step7"
+
+
 KERNEL_STEPS = {cls.name: cls for cls in (TaleCh09TickAdapter, TaleStep1Adapter,
                                           TaleStep2Adapter, TaleStep3Adapter,
-                                          TaleStep4Adapter)}
+                                          TaleStep4Adapter, TaleStep5Adapter,
+                                          TaleStep6Adapter)}
 BACKENDS.update(KERNEL_STEPS)

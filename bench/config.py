@@ -104,17 +104,22 @@ VARIANTS_SMOKE = {"repeats": 1, "gc_repeats": 1, "timeout": 60,
 # -- chapter 14's steps from chapter 9's tick to the package's (kernel.json) --------
 
 # (step, adapter, the adapter of the step before, what the step changes); the
-# adapters run the classes of code/stages/ch14_kernels.py, "tale" the package.
+# adapters run the classes of code/stages/ch14_kernels.py, then the package's
+# kernel, with the task and spawn of before steps 6 and 7 (bench/patches/
+# before-step6.patch, before-step7.patch: those steps change task.py and
+# traps.py, not the kernel); "tale" is the package.
 KERNEL_STEP_LIST = [
     ("1", "tale:step1", "tale:ch09-tick", "the batch in one piece, hot names in locals"),
     ("2", "tale:step2", "tale:step1", "a fast path for `sleep(0)`"),
     ("3", "tale:step3", "tale:step2", "the tick in one method, `_wake` inlined"),
     ("4", "tale:step4", "tale:step3", "a sleep's undo is its timer's number"),
-    ("5", "tale", "tale:step4", "one blank context for the tasks that need none"),
+    ("5", "tale:step5", "tale:step4", "one blank context for the tasks that need none"),
+    ("6", "tale:step6", "tale:step5", "the fields a task seldom uses, in an object of their own"),
+    ("7", "tale", "tale:step6", "`spawn` makes its own test"),
 ]
 # Which steps each benchmark measures (the switch benchmark measures them all).
-KERNEL_BENCHES = {"switches": ["1", "2", "3", "4", "5"], "timers_gc": ["3", "4", "5"],
-                  "spawn_join": ["5"]}
+KERNEL_BENCHES = {"switches": ["1", "2", "3", "4", "5", "6", "7"],
+                  "timers_gc": ["3", "4", "5", "6", "7"], "spawn_join": ["5", "6", "7"]}
 
 KERNEL_FULL = {"repeats": 15, "gc_repeats": 7, "timeout": 180,
                "switches": {"tasks": 100, "rounds": 10_000},
@@ -137,6 +142,8 @@ CHANGES = [
      "`spawn` a trap generator of its own, like `sleep`"),
     ("tale:timer-inline", "timers", "tale",
      "`trap_sleep` arms its timer itself instead of calling `_set_timer`"),
+    ("tale:no-task-table", "timers", "tale",
+     "no task table and no parent link (what they cost; not a correct `tale`)"),
     ("lean", "timers", "minimal",
      "a task waits on its own task object, not a trap generator (`lean` against "
      "`minimal`)"),

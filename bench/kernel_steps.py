@@ -3,12 +3,15 @@
 Run by ``bench/run.py`` after the other parts (alone: ``bench/run.py --only
 kernel``).  The kernel after each step is a class of code/stages/ch14_kernels.py,
 run through an adapter (``tale:ch09-tick``, ``tale:step1`` ... ``tale:step4``;
-after step 5 it is plain ``tale``).  Each benchmark of ``config.KERNEL_BENCHES``
-runs the kernels before and after the steps it measures, in the same
-interleaved rounds: the switch benchmark every step; the timers benchmark, with
-every collection timed, and the objects the collector tracks per sleeping task,
-steps 3 to 5; spawn and join, step 5.  Every sample in a fresh process pinned
-to one CPU.  Writes kernel.json (the raw samples) and kernel_steps.txt.
+after step 5 it is the package's kernel).  Steps 6 and 7 change the task and
+``spawn``, not the kernel: every kernel before them runs on a copy of the
+package with bench/patches/before-step6.patch applied (``tale:step6``:
+before-step7.patch), and after step 7 it is plain ``tale``.  Each benchmark of
+``config.KERNEL_BENCHES`` runs the kernels before and after the steps it
+measures, in the same interleaved rounds: the switch benchmark every step; the
+timers benchmark, with every collection timed, and the objects the collector
+tracks per sleeping task, steps 3 to 7; spawn and join, steps 5 to 7.  Every
+sample in a fresh process pinned to one CPU.  Writes kernel.json (the raw samples) and kernel_steps.txt.
 """
 from __future__ import annotations
 

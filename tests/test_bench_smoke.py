@@ -172,16 +172,18 @@ def test_kernel_steps_smoke_runs_every_step_and_writes_its_table(smoke):
     data = json.loads((tmp_path / "kernel.json").read_text())
     ran = {(s["group"], s["bench"], s["backend"]) for s in data["samples"]
            if "error" not in s["result"]}
-    every = ["tale:ch09-tick", "tale:step1", "tale:step2", "tale:step3", "tale:step4", "tale"]
-    timed = ["tale:step2", "tale:step3", "tale:step4", "tale"]
+    every = ["tale:ch09-tick", "tale:step1", "tale:step2", "tale:step3", "tale:step4",
+             "tale:step5", "tale:step6", "tale"]
+    timed = ["tale:step2", "tale:step3", "tale:step4", "tale:step5", "tale:step6", "tale"]
     assert ran == ({("kernel", "switches", b) for b in every}
-                   | {("kernel", "spawn_join", b) for b in ("tale:step4", "tale")}
+                   | {("kernel", "spawn_join", b)
+                      for b in ("tale:step4", "tale:step5", "tale:step6", "tale")}
                    | {(g, bench, b) for g, bench in (("gc", "timers_gc"), ("tracked", "tracked"))
                       for b in timed})
     table = (tmp_path / "kernel_steps.txt").read_text()
     for _step, _after, _before, what in config.KERNEL_STEP_LIST:
         assert what in table
-    assert "| after step 5 (the package) |" in table
+    assert "| after step 7 (the package) |" in table
     assert "| – |" not in table.split("**The timers")[1].split("**Time after")[0]
     tracked = {s["backend"]: s["result"]["kinds_per_task"] for s in data["samples"]
                if s["group"] == "tracked"}
@@ -280,8 +282,28 @@ def test_each_rejected_change_runs_tale_with_its_patch_applied(name):
         capture_output=True, text=True, timeout=60, check=True).stdout
     assert "tale-patched-" in source.splitlines()[0]
     changed = {"tale:spawn-inline": "self._live += 1", "tale:spawn-trap": "(yield ('spawn'",
-               "tale:timer-inline": "heapq.heappush(self._timers"}[name]
+               "tale:timer-inline": "heapq.heappush(self._timers",
+               "tale:no-task-table": "(no parent link, and no task table"}[name]
     assert changed in source
+
+
+@pytest.mark.parametrize("name, slot, spawn_calls", [
+    ("tale:step4", "_shield", "_coroutine(corofunc, args"),     # a stage class, patched
+    ("tale:step5", "_shield", "_coroutine(corofunc, args"),     # before steps 6 and 7
+    ("tale:step6", "_rare", "_coroutine(corofunc, args"),       # before step 7
+    ("tale", "_rare", "_awaitable(corofunc, coro")])
+def test_each_kernel_step_runs_the_task_and_spawn_of_its_step(name, slot, spawn_calls):
+    """Steps 6 and 7 change task.py and traps.py: the kernels before them run
+    tale with those steps undone by a patch, in a fresh process."""
+    assert "error" not in worker(name, "spawn_join", '{"tasks": 50}')
+    out = subprocess.run(
+        [sys.executable, "-c", f"import sys, inspect; sys.path[:0] = {[str(BENCH), str(ROOT / 'code')]!r}; "
+         f"import adapters; adapters.load({name!r}); import tale.task, tale.traps; "
+         "print(tale.task.Task.__slots__); print(inspect.getsource(tale.traps.spawn))"],
+        capture_output=True, text=True, timeout=60, check=True).stdout
+    slots, spawn = out.split("\n", 1)
+    assert f"'{slot}'" in slots and spawn_calls in spawn
+    assert ("'_rare'" in slots) == (slot == "_rare")
 
 
 def test_a_patch_that_no_longer_applies_makes_its_backend_unavailable(tmp_path, monkeypatch):

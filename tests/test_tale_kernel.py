@@ -770,3 +770,57 @@ def test_a_reused_descriptor_does_not_inherit_a_stale_registration():
     results = tale.run(main)
     assert [data for _, data in results] == [b'round 0', b'round 1', b'round 2']
     assert len({fd for fd, _ in results}) == 1     # the same number each time
+
+
+def test_the_seldom_used_fields_live_in_one_object_made_when_first_set():
+    """A task that never uses its rare fields has no _Rare; the fields read as
+    their defaults, and once set they are the task's own."""
+    seen = {}
+
+    async def sleeper():
+        await tale.sleep(0.01)
+
+    async def careful():
+        me = await tale.current_task()
+        seen['before'] = me._rare, me._scope_depth, me._cancelled_by, me._shield
+        async with tale.move_on_after(10):
+            seen['inside'] = me._scope_depth
+        seen['after'] = me._scope_depth, me._rare is not None
+
+    async def main():
+        plain = await tale.spawn(sleeper)
+        other = await tale.spawn(careful)
+        await plain.join()
+        await other.join()
+        other.name = 'careful one'
+        assert plain._rare is None and plain.name.endswith('<locals>.sleeper')
+        assert other._rare is not plain._rare and other.name == 'careful one'
+        assert plain._report is None and plain._name is None
+    tale.run(main)
+    assert seen == {'before': (None, 0, None, None), 'inside': 1, 'after': (0, True)}
+
+
+def test_spawn_refuses_and_wraps_what_run_does():
+    """spawn makes _coroutine's tests itself: it accepts and refuses the same things."""
+    class Awaitable:
+        def __await__(self):
+            yield from tale.sleep(0)
+            return 'awaited'
+
+    async def main():
+        with pytest.raises(TypeError, match=r"spawn\(\) runs async functions, but .* "
+                                            r"returned 42, which cannot be awaited"):
+            await tale.spawn(lambda: 42)
+        wrapped = await tale.spawn(Awaitable)
+        assert await wrapped.join() == 'awaited' and 'Awaitable object' in wrapped.name
+        slept = await tale.spawn(tale.sleep, 0)         # a generator-based trap, wrapped
+        assert await slept.join() is None
+        native = child()
+        task = await tale.spawn(native)                 # a coroutine object, as it is
+        assert await task.join() == 'child'
+
+    async def child():
+        return 'child'
+    with pytest.raises(TypeError, match=r"tale.run\(\) runs async functions"):
+        tale.run(lambda: 42)
+    tale.run(main)

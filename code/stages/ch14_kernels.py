@@ -409,4 +409,5 @@ class FastPath(ReadableTick):
                                        f'{request[0]!r} for {task!r}') from error
 
 
-# After step 5, it is the package's Kernel itself.
+# After step 5, it is the package's Kernel itself (steps 6 and 7 change
+# task.py and traps.py, not the kernel).

@@ -7,6 +7,33 @@ from .errors import CancelledError, TaskFailureWarning
 from .traps import _cancel, _join, _trap
 
 
+class _Rare:
+    """The fields a task seldom uses, made the first time one of them is set."""
+
+    __slots__ = ('name', 'report', 'cancelled_by', 'scope_depth', 'shield')
+
+    def __init__(self):
+        self.name = None            # for people: None means the coroutine's name
+        self.report = None          # kernel: reports an unretrieved failure
+        self.cancelled_by = None    # kernel: the strongest cancellation it was sent
+        self.scope_depth = 0        # timeouts: how many timeout scopes are open in it
+        self.shield = None          # the innermost open shield (chapter 18)
+
+
+def _rare(field, default):
+    """A field of the task's _Rare, read and written as if it were the task's."""
+    def get(task):
+        rare = task._rare
+        return default if rare is None else getattr(rare, field)
+
+    def set(task, value):
+        rare = task._rare
+        if rare is None:
+            rare = task._rare = _Rare()
+        setattr(rare, field, value)
+    return property(get, set)
+
+
 class Task:
     """A coroutine run by the loop; what `spawn` returns.
 
@@ -17,7 +44,6 @@ class Task:
 
     __slots__ = (
         'coro',          # the coroutine this task drives
-        '_name',         # for people: None means the coroutine's name
         'daemon',        # True: not waited for when the loop ends
         '_value',        # kernel: what to send at the next resumption
         '_exc',          # kernel: what to throw instead (wins over _value)
@@ -29,13 +55,10 @@ class Task:
         '_exception',    # kernel: the exception that ended it, or None
         '_joiners',      # kernel: list of tasks blocked in join() on it, or None
         '_retrieved',    # True once someone has seen its outcome
-        '_report',       # kernel: reports an unretrieved failure when the task goes
-        '_cancelled_by', # kernel: the strongest cancellation it was sent, or None
-        '_scope_depth',  # timeouts: how many timeout scopes are open in it
+        '_rare',         # the seldom used fields (properties below), or None
         '_parent',       # kernel: a weak reference to the task that spawned it, or None
         '_context',      # the contextvars.Context its steps run in; None: the
                          #   kernel's blank one, shared until it sets a variable
-        '_shield',       # the innermost open shield (chapter 18), or None
         '__weakref__',
     )
     # Invariant: self._undo is None or not self._done
@@ -44,7 +67,6 @@ class Task:
 
     def __init__(self, coro, daemon=False, context=None):
         self.coro = coro
-        self._name = None
         self.daemon = daemon
         self._value = None
         self._exc = None
@@ -54,12 +76,15 @@ class Task:
         self._exception = None
         self._joiners = None
         self._retrieved = False
-        self._report = None
-        self._cancelled_by = None
-        self._scope_depth = 0
         self._parent = None
+        self._rare = None
         self._context = context
-        self._shield = None
+
+    _name = _rare('name', None)
+    _report = _rare('report', None)
+    _cancelled_by = _rare('cancelled_by', None)
+    _scope_depth = _rare('scope_depth', 0)
+    _shield = _rare('shield', None)
 
     @property
     def name(self):

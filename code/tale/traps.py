@@ -65,14 +65,24 @@ def spawn(corofunc, *args, daemon=False):
     cancels it once every other task is done.  A coroutine object is
     accepted in place of ``corofunc``.
     """
-    return _trap(('spawn', _coroutine(corofunc, args, 'spawn()'), daemon))
+    coro = corofunc if type(corofunc) is _NATIVE else corofunc(*args)
+    if type(coro) is not _NATIVE:       # _coroutine's tests, without its call
+        coro = _awaitable(corofunc, coro, 'spawn()')
+    return _trap(('spawn', coro, daemon))
+
+
+_NATIVE = types.CoroutineType
 
 
 def _coroutine(corofunc, args, who):
     """``corofunc(*args)``, checked: a native coroutine the kernel can step."""
-    coro = corofunc if isinstance(corofunc, types.CoroutineType) else corofunc(*args)
-    if type(coro) is types.CoroutineType:
-        return coro
+    coro = corofunc if type(corofunc) is _NATIVE else corofunc(*args)
+    return coro if type(coro) is _NATIVE else _awaitable(corofunc, coro, who)
+
+
+def _awaitable(corofunc, coro, who):
+    """`coro`, made by `corofunc`, wrapped in a native coroutine; TypeError if
+    it cannot be awaited."""
     if not inspect.isawaitable(coro):
         raise TypeError(f'{who} runs async functions, but {corofunc!r} returned '
                         f'{coro!r}, which cannot be awaited')
