@@ -21,7 +21,7 @@ help:
 	@echo "make clean         remove build outputs (keeps .venv and the tangled code/)"
 	@echo "make bench         install the peers, benchmark tale against them into book/results/"
 	@echo "make soak          a minute of wrk and of redis-benchmark against the example servers (~3 min)"
-	@echo "make soak-programs 5000 generated programs on tale, trio and asyncio (a few minutes)"
+	@echo "make soak-programs 5000 generated programs on tale, trio and asyncio; the readable kernel in full (a few minutes)"
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -95,3 +95,4 @@ soak: $(VENV)/.installed
 # tale, trio and asyncio, and the stories must agree (tests/test_tale_generated.py).
 soak-programs: $(VENV)/.installed
 	TALE_GENERATED_EXAMPLES=$${TALE_GENERATED_EXAMPLES:-5000} nice -n 10 $(PY) -m pytest tests/test_tale_generated.py -q --hypothesis-show-statistics
+	TALE_READABLE_FULL=1 nice -n 10 $(PY) -m pytest tests/test_readable_kernel.py -q
