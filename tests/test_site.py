@@ -313,16 +313,42 @@ UNFOLD = "() => document.querySelectorAll('.toggle-hidden')" \
          ".forEach(e => e.classList.remove('toggle-hidden'))"
 
 
-def test_no_listing_scrolls_sideways_at_desktop_width(desktop, base_url):
+@pytest.fixture(scope="module")
+def survey(browser, base_url):
+    """Every page of the book visited once at each width, and measured.
+
+    width -> what -> page name -> what the page's script returned: the
+    diagrams, the headings and the code in tables as the page loads, then the
+    listings with every solution unfolded (the last, since it changes the page).
+    """
+    found = {}
+    for width, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
+        watched = Watched(browser, viewport)
+        try:
+            seen = found[width] = {"diagrams": {}, "headings": {}, "table_code": {},
+                                   "listings": {}}
+            for name in book_pages():
+                page = watched.open(base_url + f"{name}.html")
+                seen["diagrams"][name] = page.evaluate(DIAGRAMS)
+                seen["headings"][name] = page.evaluate(HEADING_GAPS)
+                seen["table_code"][name] = page.evaluate(TABLE_CODE)
+                page.evaluate(UNFOLD)
+                seen["listings"][name] = page.evaluate(LISTINGS)
+        finally:
+            watched.close()
+    return found
+
+
+LISTINGS = """() => [...document.querySelectorAll('article pre')]
+    .map(pre => [pre.scrollWidth, pre.clientWidth,
+                 pre.textContent.split('\\n').reduce(
+                     (a, l) => l.length > a.length ? l : a, '')])"""
+
+
+def test_no_listing_scrolls_sideways_at_desktop_width(survey):
     """At 1280 px every line of every listing, solutions unfolded, fits its box."""
     scrolling, seen = [], 0
-    for name in book_pages():
-        page = desktop.open(base_url + f"{name}.html")
-        page.evaluate(UNFOLD)
-        found = page.evaluate("""() => [...document.querySelectorAll('article pre')]
-            .map(pre => [pre.scrollWidth, pre.clientWidth,
-                         pre.textContent.split('\\n').reduce(
-                             (a, l) => l.length > a.length ? l : a, '')])""")
+    for name, found in survey["desktop"]["listings"].items():
         seen += len(found)
         scrolling += [f"{name}: {w} > {c} px: {line.strip()[:60]!r}"
                       for w, c, line in found if w > c + 1]
@@ -352,14 +378,13 @@ SMALLEST_LABEL_PX = 9.5
 
 
 @pytest.mark.parametrize("width", ["desktop", "phone"])
-def test_every_diagram_is_readable(width, desktop, phone, base_url):
+def test_every_diagram_is_readable(width, survey):
     """Labels of at least 9.5 px as rendered, in one font, and the whole diagram
     on screen: either it fits the viewport or it scrolls inside its own box."""
-    watched, viewport = (desktop, DESKTOP) if width == "desktop" else (phone, PHONE)
+    viewport = DESKTOP if width == "desktop" else PHONE
     problems, seen = [], 0
-    for name in book_pages():
-        page = watched.open(base_url + f"{name}.html")
-        for n, diagram in enumerate(page.evaluate(DIAGRAMS), start=1):
+    for name, diagrams in survey[width]["diagrams"].items():
+        for n, diagram in enumerate(diagrams, start=1):
             seen += 1
             where = f"{name}, diagram {n}"
             if not diagram["svg"]:
@@ -388,25 +413,24 @@ HEADING_GAPS = """() => [...document.querySelectorAll('article h1, article h2, a
 
 
 @pytest.mark.parametrize("width", ["desktop", "phone"])
-def test_no_heading_has_a_blank_line_under_it(width, desktop, phone, base_url):
+def test_no_heading_has_a_blank_line_under_it(width, survey):
     """The "#" link after a heading never takes a line of its own."""
-    watched = desktop if width == "desktop" else phone
     gaps = []
-    for name in book_pages():
-        page = watched.open(base_url + f"{name}.html")
+    for name, headings in survey[width]["headings"].items():
         gaps += [f"{name}: {title!r} {before:.0f} px, {after:.0f} px without its link"
-                 for title, before, after in page.evaluate(HEADING_GAPS) if before > after + 1]
+                 for title, before, after in headings if before > after + 1]
     assert not gaps, "\n".join(gaps)
 
 
-def test_code_in_a_table_cell_does_not_break_inside_a_name(desktop, base_url):
+TABLE_CODE = """() => [...document.querySelectorAll('article table code')]
+    .filter(c => !/\\s/.test(c.textContent.trim()) && c.getClientRects().length > 1)
+    .map(c => c.textContent)"""
+
+
+def test_code_in_a_table_cell_does_not_break_inside_a_name(survey):
     broken = []
-    for name in book_pages():
-        page = desktop.open(base_url + f"{name}.html")
-        broken += [f"{name}: {text!r}" for text in page.evaluate(
-            """() => [...document.querySelectorAll('article table code')]
-                .filter(c => !/\\s/.test(c.textContent.trim()) && c.getClientRects().length > 1)
-                .map(c => c.textContent)""")]
+    for name, texts in survey["desktop"]["table_code"].items():
+        broken += [f"{name}: {text!r}" for text in texts]
     assert not broken, "\n".join(broken)
 
 
