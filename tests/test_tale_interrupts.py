@@ -12,6 +12,9 @@ import os
 import signal
 import socket
 import sys
+import threading
+import time
+import weakref
 
 import pytest
 
@@ -164,7 +167,6 @@ def test_ctrl_c_at_any_line_of_the_kernel_ends_run_with_every_task_cleaned_up():
 def test_ctrl_c_in_a_finalizer_is_held_for_the_loop_not_lost():
     """Python drops an exception raised in a finalizer ("Exception ignored"):
     a Ctrl-C there is held and raised by the loop's next tick instead."""
-    import weakref
     after = []
 
     class Thing:
@@ -184,8 +186,6 @@ def test_ctrl_c_in_a_finalizer_is_held_for_the_loop_not_lost():
 
 
 def test_a_loop_asleep_until_its_next_timer_wakes_for_ctrl_c_at_once():
-    import threading
-    import time
     main_thread = threading.get_ident()
     timer = threading.Timer(0.2, signal.pthread_kill, (main_thread, signal.SIGINT))
 

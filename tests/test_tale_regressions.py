@@ -7,6 +7,8 @@ suite.
 import contextlib
 import gc
 import math
+import os
+import resource
 import socket
 import threading
 import tracemalloc
@@ -663,7 +665,6 @@ def test_a_joined_task_is_not_kept_alive_by_its_joiner():
 # when run() starts, not at the first wait, when none may be left.
 
 def test_a_loop_out_of_descriptors_still_waits_on_the_files_it_has():
-    import resource
     a, b = socket.socketpair()
     a.setblocking(False)
     hogs = []
@@ -681,7 +682,7 @@ def test_a_loop_out_of_descriptors_still_waits_on_the_files_it_has():
         return a.recv(1)
 
     try:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (len(_open_fds()) + 16, hard))
+        resource.setrlimit(resource.RLIMIT_NOFILE, (len(os.listdir('/proc/self/fd')) + 16, hard))
         with deadline():
             assert tale.run(main) == b'x'
     finally:
@@ -691,8 +692,3 @@ def test_a_loop_out_of_descriptors_still_waits_on_the_files_it_has():
         a.close()
         b.close()
     assert len(hogs) > 0
-
-
-def _open_fds():
-    import os
-    return os.listdir('/proc/self/fd')
