@@ -457,7 +457,7 @@ class TaleSpawnTrapAdapter(TalePatchedAdapter):
 
 
 class TaleTimerInlineAdapter(TalePatchedAdapter):
-    """``trap_sleep`` arms its timer itself, without calling ``_set_timer``."""
+    """``trap_sleep`` arms its timer itself, without calling ``TimerQueue.add``."""
 
     name, patch = "tale:timer-inline", "timer-inline"
 

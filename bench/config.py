@@ -141,7 +141,7 @@ CHANGES = [
     ("tale:spawn-trap", "spawn_join", "tale",
      "`spawn` a trap generator of its own, like `sleep`"),
     ("tale:timer-inline", "timers", "tale",
-     "`trap_sleep` arms its timer itself instead of calling `_set_timer`"),
+     "`trap_sleep` arms its timer itself instead of calling `TimerQueue.add`"),
     ("tale:no-task-table", "timers", "tale",
      "no task table and no parent link (what they cost; not a correct `tale`)"),
     ("lean", "timers", "minimal",

@@ -282,7 +282,7 @@ def test_each_rejected_change_runs_tale_with_its_patch_applied(name):
         capture_output=True, text=True, timeout=60, check=True).stdout
     assert "tale-patched-" in source.splitlines()[0]
     changed = {"tale:spawn-inline": "self._live += 1", "tale:spawn-trap": "(yield ('spawn'",
-               "tale:timer-inline": "heapq.heappush(self._timers",
+               "tale:timer-inline": "heapq.heappush(timers.heap",
                "tale:no-task-table": "(no parent link, and no task table"}[name]
     assert changed in source
 
@@ -309,7 +309,7 @@ def test_each_kernel_step_runs_the_task_and_spawn_of_its_step(name, slot, spawn_
 def test_a_patch_that_no_longer_applies_makes_its_backend_unavailable(tmp_path, monkeypatch):
     (tmp_path / "patches").mkdir()
     stale = (BENCH / "patches" / "timer-inline.patch").read_text().replace(
-        "self._set_timer(seconds, task, None)", "self._set_timer(seconds, task)")
+        "self._timers.add(self.clock.now() + seconds, task)", "self._timers.add(seconds, task)")
     (tmp_path / "patches" / "timer-inline.patch").write_text(stale)
     monkeypatch.setattr(adapters, "HERE", str(tmp_path))
     for module in [m for m in sys.modules if m == "tale" or m.startswith("tale.")]:

@@ -133,7 +133,7 @@ def test_the_steps_differ_only_in_what_their_listings_replace():
     assert own(ch14_kernels.OwnContexts) == {"_loop", "trap_spawn"}
     assert own(ch14_kernels.ClosureUndo) == {"trap_sleep", "_undo_wait"}
     assert own(ch14_kernels.ReadableTick) == {
-        "_loop", "tick", "poll_timeout", "poll", "expire_timers", "next_deadline",
+        "_loop", "tick", "poll_timeout", "poll", "expire_timers",
         "run_batch", "resume", "dispatch"}
     for cls in (ch14_kernels.BatchInOnePiece, ch14_kernels.FastPath):
         assert own(cls) == {"run_batch"}

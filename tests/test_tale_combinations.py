@@ -249,5 +249,5 @@ def test_random_workloads_leave_nothing_behind(seed):
         return [t.exception() for t in tasks if not t.cancelled()]
     errors = k.run(main)
     assert errors == [None] * len(errors)
-    assert len(k._armed) == 0
+    assert len(k._timers) == 0
     k.check_invariants()

@@ -448,7 +448,7 @@ class OnTale(Interpreter):
     def check_left_nothing(self):
         k = self.kernel
         assert not k._tasks and not k._ready and not k._live and not k._daemons
-        assert not k._armed, 'a live timer outlived the run'
+        assert not k._timers, 'a live timer outlived the run'
         assert not k._files and not k._io_waits and not k._stale_files
         assert k._selector is None or k._selector.get_map() is None    # closed
         for task in self.tasks:

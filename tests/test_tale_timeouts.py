@@ -11,7 +11,7 @@ def run(main, *args):
 
 
 def live_timers(k):
-    return len(k._armed)
+    return len(k._timers)
 
 
 def test_timeout_after_raises_builtin_timeout_error_at_the_deadline():

@@ -21,7 +21,6 @@ Principles
 import contextlib
 import contextvars
 import errno
-import heapq
 import inspect
 import os
 import selectors
@@ -37,13 +36,12 @@ from .clock import MonotonicClock
 from .errors import CancelledError, ClosedResourceError, DeadlockError
 from .task import Task
 from .tasktree import task_tree
+from .timers import TimerQueue
 from .traps import _coroutine
 from .wakeup import Wakeup
 
 #: The longest one poll may block, in seconds (asyncio caps it at a day too).
 MAX_WAIT = 86400.0
-#: Rebuild the timer heap when over this many of its entries, and over half, are dead.
-COMPACT_AT = 100
 #: How often, in seconds, an idle loop looks for descriptors closed under their waiters.
 CLOSED_CHECK_EVERY = 0.5
 READ, WRITE = selectors.EVENT_READ, selectors.EVENT_WRITE
@@ -122,14 +120,10 @@ class Kernel:
         # Tasks to resume, oldest first, each with its answer in _value/_exc.
         # Invariant: a task in _ready is not done and has no _undo
         self._ready = deque()
-        # Timers: a heap of (deadline, number, exc), no task inside.  When
-        # its deadline comes, a timer whose number is still in _armed wakes
-        # its task (exc None: a sleep ends) or cancels it with exc (a
-        # timeout); a number missing from _armed is a dead entry, skipped.
+        # Timers (timers.py): when one is due it wakes its task (exc None:
+        # a sleep ends) or cancels it with exc (a deadline, chapter 10).
         # Invariant: the task of a live sleep timer is waiting, on 'sleep'
-        self._timers = []
-        self._armed = {}             # Invariant: its keys are numbers in _timers
-        self._timers_set = 0         # the number of the last timer set
+        self._timers = TimerQueue()
         self._selector = None        # made when run() starts
         self._files = {}             # fd -> _File, the descriptors watched
         self._stale_files = []       # _Files whose waiters changed since the last poll
@@ -236,13 +230,9 @@ class Kernel:
 
     def poll_timeout(self):
         """Step 1: how long the poll may block (None: without limit)."""
-        timers = self._timers
-        dead = len(timers) - len(self._armed)
-        if dead > COMPACT_AT and 2 * dead > len(timers):
-            self._compact_timers()          # many dead entries: sweep them out
         if self._ready:
             return 0
-        deadline = self.next_deadline()
+        deadline = self._timers.first()
         if deadline is None:
             return None
         return min(max(0.0, deadline - self.clock.now()), MAX_WAIT)
@@ -269,24 +259,11 @@ class Kernel:
 
     def expire_timers(self):
         """Step 3: every task whose timer is due becomes ready, earliest first."""
-        timers, armed = self._timers, self._armed
-        now = self.clock.now()
-        while timers and timers[0][0] <= now:
-            _, number, exc = heapq.heappop(timers)
-            task = armed.pop(number, None)
-            if task is None:                # a dead entry
-                continue
+        for task, exc in self._timers.due(self.clock.now()):
             if exc is None:                 # a sleep is over
                 self._wake(task, None)
             else:                           # a deadline has come (chapter 10)
                 self._cancel(task, exc)
-
-    def next_deadline(self):
-        """The earliest live deadline, or None; drops dead entries on top."""
-        timers = self._timers
-        while timers and timers[0][1] not in self._armed:
-            heapq.heappop(timers)
-        return timers[0][0] if timers else None
 
     def run_batch(self):
         """Step 4: resume each task that was ready when the tick began, once,
@@ -478,19 +455,19 @@ class Kernel:
             return
         if seconds != seconds:          # nan: it would never fire, and break the heap
             return self._refuse(task, ValueError(f'cannot sleep {seconds!r} seconds'))
-        number = self._set_timer(seconds, task, None)
+        number = self._timers.add(self.clock.now() + seconds, task)
         task._waiting = 'sleep'
-        task._undo = lambda: self._kill_timer(number)
+        task._undo = lambda: self._timers.kill(number)
 
     def trap_timeout(self, task, request):
         _, seconds, exc = request
         if seconds != seconds:
             return self._refuse(task, ValueError(f'a deadline {seconds!r} seconds away'))
-        task._value = self._set_timer(seconds, task, exc)
+        task._value = self._timers.add(self.clock.now() + seconds, task, exc)
         return True
 
     def trap_untimeout(self, task, request):
-        self._kill_timer(request[1])
+        self._timers.kill(request[1])
         task._value = None
         return True
 
@@ -506,23 +483,6 @@ class Kernel:
 
     def trap_write_wait(self, task, request):
         return self._wait_file(task, request[1], WRITE)
-
-    # Timers: a heap of numbered deadlines, killed by number.
-    def _set_timer(self, seconds, task, exc):
-        """Arm a timer for `task`; answer its number, which kills it (no nan here)."""
-        number = self._timers_set = self._timers_set + 1
-        if seconds != float('inf'):     # an infinite delay is no timer at all
-            heapq.heappush(self._timers, (self.clock.now() + seconds, number, exc))
-            self._armed[number] = task
-        return number
-
-    def _kill_timer(self, number):
-        self._armed.pop(number, None)       # (its entry stays in the heap, dead)
-
-    def _compact_timers(self):
-        armed = self._armed
-        self._timers[:] = [entry for entry in self._timers if entry[1] in armed]
-        heapq.heapify(self._timers)
 
     # Files: one _File per descriptor, registered lazily, tidied before each poll.
     def _wait_file(self, task, fileobj, event):
@@ -692,10 +652,9 @@ class Kernel:
         Called from a task, the task running is neither queued nor waiting.
         """
         assert not (between_ticks and len(self._blank))            # nobody's variables
-        assert set(self._armed) <= {number for _, number, _ in self._timers}
-        for _, number, exc in self._timers:                    # a sleep's timer:
-            task = self._armed.get(number) if exc is None else None     # its task sleeps
-            assert task is None or (task._waiting == 'sleep' and task._undo is not None)
+        self._timers.check()
+        assert all(task._waiting == 'sleep' and task._undo is not None  # a sleep's
+                   for _, task, exc in self._timers.live() if exc is None)  # task sleeps
         ready = set(self._ready)
         assert len(ready) == len(self._ready)                   # queued once
         assert all(t._undo is None and not t._done for t in ready)

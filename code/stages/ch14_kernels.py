@@ -6,11 +6,10 @@ the chapter's steps; `tale.run` never uses them, but
 Ctrl-C that strikes in their own methods is raised at once rather than held
 for the next wait: chapter 18's rule knows the kernel's own file only.)
 """
-import heapq
 import weakref
 
 from tale.errors import CancelledError
-from tale.kernel import COMPACT_AT, MAX_WAIT, Kernel
+from tale.kernel import MAX_WAIT, Kernel
 from tale.traps import YIELD
 
 
@@ -29,10 +28,10 @@ class OwnContexts(Kernel):
         """
         ready = self._ready
         popleft, append = ready.popleft, ready.append
-        timers, armed = self._timers, self._armed
+        timers = self._timers
+        heap, first, due = timers.heap, timers.first, timers.due
         traps = self._traps
         clock = self.clock
-        heappop = heapq.heappop
         debug = self.debug
         hooks = self._hooks
         send = type(self).step          # how a task's coroutine is sent its answer
@@ -45,16 +44,12 @@ class OwnContexts(Kernel):
 
             # Step 1: how long may the poll block?  Not at all if tasks are
             # ready; else until the first live timer; else without limit.
-            dead = len(timers) - len(armed)
-            if dead > COMPACT_AT and 2 * dead > len(timers):
-                self._compact_timers()          # many dead entries: sweep them out
             if ready:
                 timeout = 0
             else:
-                while timers and timers[0][1] not in armed:     # dead: drop it
-                    heappop(timers)
-                timeout = (min(max(0.0, timers[0][0] - clock.now()), MAX_WAIT)
-                           if timers else None)
+                deadline = first()
+                timeout = (None if deadline is None
+                           else min(max(0.0, deadline - clock.now()), MAX_WAIT))
 
             # Step 2: poll for I/O, or wait for the first timer.
             if self._interrupted:           # a Ctrl-C held back (chapter 18)
@@ -75,13 +70,8 @@ class OwnContexts(Kernel):
                 hooks.polled(timeout)
 
             # Step 3: every task whose timer is due becomes ready, earliest first.
-            if timers:                          # (no clock read if no timer is set)
-                now = clock.now()
-                while timers and timers[0][0] <= now:
-                    _, number, exc = heappop(timers)
-                    task = armed.pop(number, None)
-                    if task is None:            # a dead entry
-                        continue
+            if heap:                            # (no clock read if no timer is set)
+                for task, exc in due(clock.now()):
                     if exc is None:             # a sleep is over: _wake, inlined
                         task._undo = None
                         task._value = None
@@ -156,9 +146,9 @@ class ClosureUndo(OwnContexts):
             return
         if seconds != seconds:          # nan: it would never fire, and break the heap
             return self._refuse(task, ValueError(f'cannot sleep {seconds!r} seconds'))
-        number = self._set_timer(seconds, task, None)
+        number = self._timers.add(self.clock.now() + seconds, task)
         task._waiting = 'sleep'
-        task._undo = lambda: self._kill_timer(number)
+        task._undo = lambda: self._timers.kill(number)
 
     def _undo_wait(self, task):
         undo = task._undo
@@ -191,13 +181,9 @@ class ReadableTick(ClosureUndo):
 
     def poll_timeout(self):
         """Step 1: how long the poll may block (None: without limit)."""
-        timers = self._timers
-        dead = len(timers) - len(self._armed)
-        if dead > COMPACT_AT and 2 * dead > len(timers):
-            self._compact_timers()          # many dead entries: sweep them out
         if self._ready:
             return 0
-        deadline = self.next_deadline()
+        deadline = self._timers.first()
         if deadline is None:
             return None
         return min(max(0.0, deadline - self.clock.now()), MAX_WAIT)
@@ -224,24 +210,11 @@ class ReadableTick(ClosureUndo):
 
     def expire_timers(self):
         """Step 3: every task whose timer is due becomes ready, earliest first."""
-        timers, armed = self._timers, self._armed
-        now = self.clock.now()
-        while timers and timers[0][0] <= now:
-            _, number, exc = heapq.heappop(timers)
-            task = armed.pop(number, None)
-            if task is None:                # a dead entry
-                continue
+        for task, exc in self._timers.due(self.clock.now()):
             if exc is None:                 # a sleep is over
                 self._wake(task, None)
             else:                           # a deadline has come (chapter 10)
                 self._cancel(task, exc)
-
-    def next_deadline(self):
-        """The earliest live deadline, or None; drops dead entries on top."""
-        timers = self._timers
-        while timers and timers[0][1] not in self._armed:
-            heapq.heappop(timers)
-        return timers[0][0] if timers else None
 
     def run_batch(self):
         """Step 4: resume each task that was ready when the tick began, once,

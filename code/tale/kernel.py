@@ -21,7 +21,6 @@ Principles
 import contextlib
 import contextvars
 import errno
-import heapq
 import inspect
 import os
 import selectors
@@ -37,13 +36,12 @@ from .clock import MonotonicClock
 from .errors import CancelledError, ClosedResourceError, DeadlockError
 from .task import Task
 from .tasktree import task_tree
+from .timers import TimerQueue
 from .traps import _coroutine
 from .wakeup import Wakeup
 
 #: The longest one poll may block, in seconds (asyncio caps it at a day too).
 MAX_WAIT = 86400.0
-#: Rebuild the timer heap when over this many of its entries, and over half, are dead.
-COMPACT_AT = 100
 #: How often, in seconds, an idle loop looks for descriptors closed under their waiters.
 CLOSED_CHECK_EVERY = 0.5
 READ, WRITE = selectors.EVENT_READ, selectors.EVENT_WRITE
@@ -123,14 +121,10 @@ class Kernel:
         # Tasks to resume, oldest first, each with its answer in _value/_exc.
         # Invariant: a task in _ready is not done and has no _undo
         self._ready = deque()
-        # Timers: a heap of (deadline, number, exc), no task inside.  When
-        # its deadline comes, a timer whose number is still in _armed wakes
-        # its task (exc None: a sleep ends) or cancels it with exc (a
-        # timeout); a number missing from _armed is a dead entry, skipped.
+        # Timers (timers.py): when one is due it wakes its task (exc None:
+        # a sleep ends) or cancels it with exc (a deadline, chapter 10).
         # Invariant: the task of a live sleep timer is waiting, on 'sleep'
-        self._timers = []
-        self._armed = {}             # Invariant: its keys are numbers in _timers
-        self._timers_set = 0         # the number of the last timer set
+        self._timers = TimerQueue()
         self._selector = None        # made when run() starts
         self._files = {}             # fd -> _File, the descriptors watched
         self._stale_files = []       # _Files whose waiters changed since the last poll
@@ -235,10 +229,10 @@ class Kernel:
         """
         ready = self._ready
         popleft, append = ready.popleft, ready.append
-        timers, armed = self._timers, self._armed
+        timers = self._timers
+        heap, first, due = timers.heap, timers.first, timers.due
         traps = self._traps
         clock = self.clock
-        heappop = heapq.heappop
         debug = self.debug
         hooks = self._hooks
         send = type(self).step          # how a task's coroutine is sent its answer
@@ -252,16 +246,12 @@ class Kernel:
 
             # Step 1: how long may the poll block?  Not at all if tasks are
             # ready; else until the first live timer; else without limit.
-            dead = len(timers) - len(armed)
-            if dead > COMPACT_AT and 2 * dead > len(timers):
-                self._compact_timers()          # many dead entries: sweep them out
             if ready:
                 timeout = 0
             else:
-                while timers and timers[0][1] not in armed:     # dead: drop it
-                    heappop(timers)
-                timeout = (min(max(0.0, timers[0][0] - clock.now()), MAX_WAIT)
-                           if timers else None)
+                deadline = first()
+                timeout = (None if deadline is None
+                           else min(max(0.0, deadline - clock.now()), MAX_WAIT))
 
             # Step 2: poll for I/O, or wait for the first timer.
             if self._interrupted:           # a Ctrl-C held back (chapter 18)
@@ -282,13 +272,8 @@ class Kernel:
                 hooks.polled(timeout)
 
             # Step 3: every task whose timer is due becomes ready, earliest first.
-            if timers:                          # (no clock read if no timer is set)
-                now = clock.now()
-                while timers and timers[0][0] <= now:
-                    _, number, exc = heappop(timers)
-                    task = armed.pop(number, None)
-                    if task is None:            # a dead entry
-                        continue
+            if heap:                            # (no clock read if no timer is set)
+                for task, exc in due(clock.now()):
                     if exc is None:             # a sleep is over: _wake, inlined
                         task._undo = None
                         task._value = None
@@ -431,7 +416,7 @@ class Kernel:
         if undo is not None:
             task._undo = None
             if type(undo) is int:   # a sleep: its undo is its timer's number
-                self._kill_timer(undo)
+                self._timers.kill(undo)
             else:
                 undo()
 
@@ -503,7 +488,7 @@ class Kernel:
             return
         if seconds != seconds:          # nan: it would never fire, and break the heap
             return self._refuse(task, ValueError(f'cannot sleep {seconds!r} seconds'))
-        number = self._set_timer(seconds, task, None)
+        number = self._timers.add(self.clock.now() + seconds, task)
         task._waiting = 'sleep'
         task._undo = number             # not a closure: nothing for the collector
 
@@ -511,11 +496,11 @@ class Kernel:
         _, seconds, exc = request
         if seconds != seconds:
             return self._refuse(task, ValueError(f'a deadline {seconds!r} seconds away'))
-        task._value = self._set_timer(seconds, task, exc)
+        task._value = self._timers.add(self.clock.now() + seconds, task, exc)
         return True
 
     def trap_untimeout(self, task, request):
-        self._kill_timer(request[1])
+        self._timers.kill(request[1])
         task._value = None
         return True
 
@@ -531,23 +516,6 @@ class Kernel:
 
     def trap_write_wait(self, task, request):
         return self._wait_file(task, request[1], WRITE)
-
-    # Timers: a heap of numbered deadlines, killed by number.
-    def _set_timer(self, seconds, task, exc):
-        """Arm a timer for `task`; answer its number, which kills it (no nan here)."""
-        number = self._timers_set = self._timers_set + 1
-        if seconds != float('inf'):     # an infinite delay is no timer at all
-            heapq.heappush(self._timers, (self.clock.now() + seconds, number, exc))
-            self._armed[number] = task
-        return number
-
-    def _kill_timer(self, number):
-        self._armed.pop(number, None)       # (its entry stays in the heap, dead)
-
-    def _compact_timers(self):
-        armed = self._armed
-        self._timers[:] = [entry for entry in self._timers if entry[1] in armed]
-        heapq.heapify(self._timers)
 
     # Files: one _File per descriptor, registered lazily, tidied before each poll.
     def _wait_file(self, task, fileobj, event):
@@ -717,10 +685,9 @@ class Kernel:
         Called from a task, the task running is neither queued nor waiting.
         """
         assert not (between_ticks and len(self._blank))            # nobody's variables
-        assert set(self._armed) <= {number for _, number, _ in self._timers}
-        for _, number, exc in self._timers:                    # a sleep's timer:
-            task = self._armed.get(number) if exc is None else None     # its task sleeps
-            assert task is None or (task._waiting == 'sleep' and task._undo is not None)
+        self._timers.check()
+        assert all(task._waiting == 'sleep' and task._undo is not None  # a sleep's
+                   for _, task, exc in self._timers.live() if exc is None)  # task sleeps
         ready = set(self._ready)
         assert len(ready) == len(self._ready)                   # queued once
         assert all(t._undo is None and not t._done for t in ready)

@@ -27,9 +27,8 @@ def task_tree(kernel, indent=''):
             children.setdefault(parent, []).append(task)
         else:
             roots.append(task)
-    armed = kernel._armed          # a sleeper's deadline: the sleep timer armed for it
-    deadlines = {armed[number]: deadline for deadline, number, exc in kernel._timers
-                 if exc is None and number in armed}
+    deadlines = {task: deadline     # a sleeper's deadline: its sleep timer's
+                 for deadline, task, exc in kernel._timers.live() if exc is None}
     now, queued = kernel.clock.now(), set(kernel._ready)
     lines = []
 
