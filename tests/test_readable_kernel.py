@@ -131,7 +131,7 @@ def test_the_steps_differ_only_in_what_their_listings_replace():
     def own(cls):
         return set(vars(cls)) - {"__module__", "__doc__"}
     assert own(ch14_kernels.OwnContexts) == {"_loop", "trap_spawn"}
-    assert own(ch14_kernels.ClosureUndo) == {"trap_sleep", "_undo_wait"}
+    assert own(ch14_kernels.ClosureUndo) == {"trap_sleep", "_wait_file", "_undo_wait"}
     assert own(ch14_kernels.ReadableTick) == {
         "_loop", "tick", "poll_timeout", "poll", "expire_timers",
         "run_batch", "resume", "dispatch"}

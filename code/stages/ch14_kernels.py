@@ -136,7 +136,7 @@ class OwnContexts(Kernel):
 
 
 class ClosureUndo(OwnContexts):
-    """After step 3: and a sleep's undo is a closure."""
+    """After step 3: and the undo of a sleep or of a file wait is a closure."""
 
     def trap_sleep(self, task, request):
         seconds = request[1]
@@ -149,6 +149,34 @@ class ClosureUndo(OwnContexts):
         number = self._timers.add(self.clock.now() + seconds, task)
         task._waiting = 'sleep'
         task._undo = lambda: self._timers.kill(number)
+
+    # Files: one _File per descriptor, registered lazily, tidied before each poll.
+    def _wait_file(self, task, fileobj, event):
+        try:
+            file = self._files.get(fileobj if isinstance(fileobj, int) else fileobj.fileno())
+            if file is None or file.fileobj is not fileobj:     # not the same object
+                file = self._file(fileobj)                      # as last time: look closer
+        except (AttributeError, TypeError, ValueError, OSError) as error:
+            return self._refuse(task, error)    # not a file, or a closed one
+        waiter = file.reader if event == READ else file.writer
+        if waiter is not None:
+            return self._refuse(task, RuntimeError(
+                f'{waiter!r} already waits on {fileobj!r} for that'))
+        if not file.events & event:         # not registered for it yet: tell the OS
+            known = file.events
+            refused = self._register(file, known | event)
+            if refused is not None and known:
+                file = self._file(fileobj)      # the OS had forgotten it: afresh
+                refused = self._register(file, event)
+            if refused is not None:         # closed, or not a file the OS can poll
+                return self._refuse(task, refused)
+        if event == READ:
+            file.reader = task
+        else:
+            file.writer = task
+        self._io_waits += 1
+        task._waiting = file
+        task._undo = lambda: self._file_done(file, event)
 
     def _undo_wait(self, task):
         undo = task._undo

@@ -415,8 +415,10 @@ class Kernel:
         undo = task._undo
         if undo is not None:
             task._undo = None
-            if type(undo) is int:   # a sleep: its undo is its timer's number
+            if type(undo) is int:       # a sleep: its undo is its timer's number
                 self._timers.kill(undo)
+            elif type(undo) is _File:   # a wait on a file: the file itself
+                self._file_done(undo, READ if undo.reader is task else WRITE)
             else:
                 undo()
 
@@ -520,7 +522,9 @@ class Kernel:
     # Files: one _File per descriptor, registered lazily, tidied before each poll.
     def _wait_file(self, task, fileobj, event):
         try:
-            file = self._file(fileobj)
+            file = self._files.get(fileobj if isinstance(fileobj, int) else fileobj.fileno())
+            if file is None or file.fileobj is not fileobj:     # not the same object
+                file = self._file(fileobj)                      # as last time: look closer
         except (AttributeError, TypeError, ValueError, OSError) as error:
             return self._refuse(task, error)    # not a file, or a closed one
         waiter = file.reader if event == READ else file.writer
@@ -541,7 +545,7 @@ class Kernel:
             file.writer = task
         self._io_waits += 1
         task._waiting = file
-        task._undo = lambda: self._file_done(file, event)
+        task._undo = file                   # not a closure either (see _undo_wait)
 
     def _file(self, fileobj):
         """The record of `fileobj`'s descriptor, made if there is none."""
