@@ -203,6 +203,38 @@ def test_after_a_protocol_error_the_connection_ends_in_order_not_with_a_reset(se
             assert read_until_closed(sock) == b'-ERR Protocol error: invalid multibulk length\r\n'
 
 
+def resident_bytes(pid):
+    with open(f'/proc/{pid}/status') as status:
+        line = next(line for line in status if line.startswith('VmRSS:'))
+    return int(line.split()[1]) * 1024
+
+
+def test_a_client_that_asks_for_much_and_does_not_read_costs_little_memory(server):
+    """Eight bytes fetch a megabyte: 100 GETs sent at once, unread, must not make
+    the server hold 100 replies (it sends them as it goes, held back by the client)."""
+    value = b'v' * (1 << 20)
+    with connect(server.port) as sock:
+        command = b'*3\r\n$3\r\nSET\r\n$3\r\nbig\r\n$%d\r\n%s\r\n' % (len(value), value)
+        assert exchange(sock, command, 5) == b'+OK\r\n'
+    before = resident_bytes(server.process.pid)
+    reply = b'$%d\r\n%s\r\n' % (len(value), value)
+    with connect(server.port) as greedy:
+        greedy.sendall(b'GET big\r\n' * 100)       # 900 bytes that ask for 100 MB
+        time.sleep(0.5)                             # the server does what it can
+        grown = resident_bytes(server.process.pid) - before
+        with connect(server.port) as other:         # and serves the others meanwhile
+            assert exchange(other, b'PING\r\n', 7) == b'+PONG\r\n'
+        assert grown < 32 << 20, f'the server grew by {grown >> 20} MiB'
+        received = 0
+        while received < 100 * len(reply):          # every reply comes, whole
+            chunk = greedy.recv(1 << 20)
+            assert chunk, f'closed after {received} bytes'
+            start = received % len(reply)
+            head = len(reply) - start               # what is left of this reply
+            assert reply.startswith(chunk[:head], start) and reply.startswith(chunk[head:])
+            received += len(chunk)
+
+
 def test_a_client_that_resets_or_vanishes_harms_no_one(server):
     for _ in range(20):
         sock = connect(server.port)

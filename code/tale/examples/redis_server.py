@@ -17,6 +17,7 @@ from tale.examples.redis_engine import Engine
 from tale.resp import MAX_BULK, Parser, ProtocolError, error
 
 PURGE_EVERY = 0.1       # seconds between two purges of expired keys
+REPLY_BUFFER = 1 << 16  # bytes of replies held at most before they are sent
 LINGER = 1.0            # seconds a client has to read our last words
 
 
@@ -33,15 +34,27 @@ async def serve_client(engine, stream, max_bulk=MAX_BULK):
             try:
                 commands = parser.feed(data)
             except ProtocolError as exc:    # reply to what came before, then hang up
-                replies = [execute(command, session) for command in exc.commands]
-                replies.append(error(f'ERR {exc}'))
-                await stream.send_all(b''.join(replies))
+                await reply(stream, execute, exc.commands, session)
+                await stream.send_all(error(f'ERR {exc}'))
                 await hang_up(stream)
                 return
-            if commands:
-                await stream.send_all(b''.join([execute(c, session) for c in commands]))
+            await reply(stream, execute, commands, session)
     except ConnectionError:                         # the client reset the connection
         pass
+
+
+async def reply(stream, execute, commands, session):
+    """Run `commands` in order and send their replies: all in one send_all,
+    unless they add up to more than REPLY_BUFFER bytes."""
+    replies, held = [], 0
+    for command in commands:
+        replies.append(answer := execute(command, session))
+        held += len(answer)
+        if held > REPLY_BUFFER:             # a big batch: send what we have
+            await stream.send_all(b''.join(replies))
+            replies, held = [], 0
+    if replies:
+        await stream.send_all(b''.join(replies))
 
 
 async def hang_up(stream):
