@@ -359,3 +359,37 @@ def test_the_accepted_vectors_pipelined_on_one_connection():
         events, error = feed(pieces, eof=True)
         assert error is None, (how, error)
         assert tale_requests(events) == expected, how
+
+
+def book_table():
+    """The table of intended differences in book/reliability.md: reason -> ids.
+
+    A cell names vectors in backquotes; `prefix:*` stands for every vector
+    whose id starts with `prefix:`.  Other quoted words are prose.
+    """
+    text = (ROOT / 'book' / 'reliability.md').read_text()
+    section = text[text.index('## Fuzzing, and the one-byte-at-a-time rule'):]
+    section = section[:section.index('\n## ')]
+    table = {}
+    for row in re.findall(r'^\| `(\w+)`:.*\|(.*)\|$', section, re.M):
+        reason, cell = row
+        ids = set()
+        for word in re.findall(r'`([^`]+)`', cell):
+            if word.endswith(':*'):
+                matched = {i for i in BY_ID if i.startswith(word[:-1])}
+                assert matched, word
+                ids |= matched
+            elif word in BY_ID:
+                ids.add(word)
+        table[reason] = ids
+    return section, table
+
+
+def test_the_book_shows_the_same_table():
+    section, table = book_table()
+    expected = {}
+    for ident, reason in DIFFERENCES.items():
+        expected.setdefault(reason, set()).add(ident)
+    assert table == expected
+    assert f'{len(VECTORS)} requests' in section
+    assert f"{sum(v['source'] == 'requests[]' for v in VECTORS)} whole messages" in section
