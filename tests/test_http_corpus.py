@@ -368,24 +368,27 @@ def test_the_accepted_vectors_pipelined_on_one_connection():
 def book_table():
     """The table of intended differences in book/reliability.md: reason -> ids.
 
-    A cell names vectors in backquotes; `prefix:*` stands for every vector
+    It is a list, one item per reason, `(`REASON`)` in its first line; the
+    vectors are named in backquotes, `prefix:*` standing for every vector
     whose id starts with `prefix:`.  Other quoted words are prose.
     """
     text = (ROOT / 'book' / 'reliability.md').read_text()
     section = text[text.index('## Fuzzing, and the one-byte-at-a-time rule'):]
     section = section[:section.index('\n## ')]
     table = {}
-    for row in re.findall(r'^\| `(\w+)`:.*\|(.*)\|$', section, re.M):
-        reason, cell = row
+    for item in re.findall(r'^- .*?(?=^- |^\n|\Z)', section, re.M | re.S):
+        reason = re.search(r'\(`(\w+)`\)', item)
+        if reason is None:
+            continue
         ids = set()
-        for word in re.findall(r'`([^`]+)`', cell):
+        for word in re.findall(r'`([^`]+)`', item):
             if word.endswith(':*'):
                 matched = {i for i in BY_ID if i.startswith(word[:-1])}
                 assert matched, word
                 ids |= matched
             elif word in BY_ID:
                 ids.add(word)
-        table[reason] = ids
+        table[reason.group(1)] = ids
     return section, table
 
 
