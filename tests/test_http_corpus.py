@@ -400,3 +400,5 @@ def test_the_book_shows_the_same_table():
     assert table == expected
     assert f'{len(VECTORS)} requests' in section
     assert f"{sum(v['source'] == 'requests[]' for v in VECTORS)} whole messages" in section
+    methods = [i for i in BY_ID if i.startswith('test_simple:4611:')]
+    assert f'the {len(methods)} known methods of `test_simple:4611:*`' in ' '.join(section.split())
