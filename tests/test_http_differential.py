@@ -12,9 +12,9 @@ values without their trailing whitespace, which RFC 9110 §5.5 says is not part
 of the value and which http-parser keeps), bodies, trailers and keep-alive.
 
 The C source is not kept in this repository: set HTTP_PARSER_SRC to the
-directory that holds http_parser.c and http_parser.h (`dpkg-source -x
-http-parser_2.9.4-5.dsc DIR`, see tests/corpora/http-parser/README.md).
-Without it, or without a C compiler, the test is skipped.
+directory that holds http_parser.c and http_parser.h (`apt-get source
+http-parser=2.9.4-5`, see tests/corpora/http-parser/README.md; .ci/run does
+it).  Without it, or without a C compiler, the test is skipped.
 """
 import ctypes
 import os
