@@ -59,10 +59,10 @@ REASONS = {
         'RFC 9112 §2.2: a line ends with CRLF; a recipient MAY accept a bare LF',
         'parsers that split lines differently see different headers in the same bytes'),
     'UPGRADE': (
-        'RFC 9110 §7.8: a server MAY ignore Upgrade; RFC 9112 §9.3: CONNECT and Upgrade '
-        'hand the connection to another protocol',
-        'tale serves HTTP/1.1 only, so the bytes after the head are read as the next '
-        'request, and they are not one'),
+        'RFC 9110 §7.8 and §9.3.6: after Upgrade or CONNECT the connection becomes '
+        'another protocol only once the server agrees, and a server MAY ignore Upgrade',
+        'tale serves HTTP/1.1 only: it hands such a request to the application like any '
+        'other and reads the bytes after it as HTTP, which http-parser hands over'),
     'VERSION': (
         'RFC 9112 §2.3: HTTP-version is "HTTP/" DIGIT "." DIGIT; a server answers only '
         'the versions it implements (RFC 9110 §15.6.6: 505)',

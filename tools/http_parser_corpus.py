@@ -284,7 +284,7 @@ def local_strings(tokens, start, end):
     for i in range(start, end - 3):
         if tokens[i].text == b'*' and tokens[i + 1].kind == 'id':
             r = Reader(tokens, i + 2)
-            if r.peek().text == b'=' :
+            if r.peek().text == b'=':
                 r.next()
                 if r.peek().kind == 'str':
                     names[tokens[i + 1].text.decode()] = r.strings()
@@ -321,10 +321,11 @@ def simple_calls(tokens):
             if kind == 'HTTP_REQUEST':
                 expect = 'HPE_OK' if expect == 0 else expect
                 line = tok.line
+                function = tok.text.decode()
                 if isinstance(raw, bytes):
-                    vectors.append(simple(f'{tok.text.decode()}:{line}', line, raw, expect))
+                    vectors.append(simple(f'{function}:{line}', line, raw, expect, function))
                 elif raw in names:
-                    vectors.append(simple(raw, line, names[raw], expect))
+                    vectors.append(simple(raw, line, names[raw], expect, function))
                 elif raw == 'buf':
                     vectors += method_loop(tokens, start, i, names, expect)
                 else:
