@@ -216,11 +216,12 @@ def splits(raw, seed):
     """The ways the bytes are fed: whole, a byte at a time, cut in two at every
     place (as http-parser's own test_message does), and random pieces."""
     yield 'whole', [raw]
-    if len(raw) <= 20000:
-        yield 'bytes', [raw[i:i + 1] for i in range(len(raw))]
-    if len(raw) <= 4096:
-        for i in range(1, len(raw)):
-            yield f'cut at {i}', [raw[:i], raw[i:]]
+    yield 'bytes', [raw[i:i + 1] for i in range(len(raw))]
+    # every place; in the two longest vectors (100 and 260 kB), every place in their
+    # first and last 200 bytes
+    places = range(1, len(raw)) if len(raw) <= 4096 else [*range(1, 200), *range(-200, 0)]
+    for i in places:
+        yield f'cut at {i}', [raw[:i], raw[i:]]
     rng = random.Random(seed)
     for k in range(3):
         cuts = sorted(rng.sample(range(1, len(raw)), min(len(raw) - 1, rng.randint(1, 8))))
