@@ -642,7 +642,8 @@ def test_accept_at_the_descriptor_limit_sleeps_then_serves_again():
     """A real EMFILE: a server with few descriptors, clients that hold them."""
     script = (
         "import os, resource, tale\n"
-        "from tale.examples.echo_server import echo, announce\n"
+        "from tale.examples.echo_server import echo\n"
+        "from tale.examples.command_line import announce\n"
         "used = len(os.listdir('/proc/self/fd'))\n"
         "_, hard = resource.getrlimit(resource.RLIMIT_NOFILE)\n"
         "resource.setrlimit(resource.RLIMIT_NOFILE, (used + 6, hard))\n"

@@ -6,11 +6,11 @@ prints ``listening on HOST:PORT`` once it accepts connections, and stops on
 Ctrl-C (SIGINT) with exit status 0.  A client that does not read its lines
 fast enough is disconnected, rather than slowing the others down.
 """
-import argparse
 import contextlib
 import socket
 
 import tale
+from tale.examples.command_line import main
 
 #: Lines waiting for one client before it is dropped as too slow.
 OUTBOX_LINES = 256
@@ -56,26 +56,5 @@ def drop(stream):
         stream.socket.shutdown(socket.SHUT_RDWR)
 
 
-def announce(address):
-    """Print the line a caller waits for: the server now accepts clients."""
-    host, port = address
-    print(f'listening on {host}:{port}', flush=True)
-
-
-def main(handler, argv=None):
-    """Serve `handler` on the address of the command line, until Ctrl-C."""
-    parser = argparse.ArgumentParser(
-        prog=f'python -m {__spec__.name}' if __spec__ else None,   # None: a file
-        description=__doc__.splitlines()[0])
-    parser.add_argument('--host', default='127.0.0.1', help='address to listen on')
-    parser.add_argument('--port', type=int, default=0, help='0: any free port')
-    args = parser.parse_args(argv)
-    try:
-        tale.run(tale.serve_tcp(handler, args.host, args.port, on_ready=announce))
-    except KeyboardInterrupt:
-        pass
-    return 0
-
-
 if __name__ == '__main__':
-    raise SystemExit(main(chat))
+    raise SystemExit(main(chat, __doc__, __spec__))

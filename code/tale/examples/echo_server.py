@@ -5,9 +5,7 @@
 prints ``listening on HOST:PORT`` once it accepts connections, and stops on
 Ctrl-C (SIGINT) with exit status 0.
 """
-import argparse
-
-import tale
+from tale.examples.command_line import main
 
 
 async def echo(stream):
@@ -19,26 +17,5 @@ async def echo(stream):
         pass
 
 
-def announce(address):
-    """Print the line a caller waits for: the server now accepts clients."""
-    host, port = address
-    print(f'listening on {host}:{port}', flush=True)
-
-
-def main(handler, argv=None):
-    """Serve `handler` on the address of the command line, until Ctrl-C."""
-    parser = argparse.ArgumentParser(
-        prog=f'python -m {__spec__.name}' if __spec__ else None,   # None: a file
-        description=__doc__.splitlines()[0])
-    parser.add_argument('--host', default='127.0.0.1', help='address to listen on')
-    parser.add_argument('--port', type=int, default=0, help='0: any free port')
-    args = parser.parse_args(argv)
-    try:
-        tale.run(tale.serve_tcp(handler, args.host, args.port, on_ready=announce))
-    except KeyboardInterrupt:
-        pass
-    return 0
-
-
 if __name__ == '__main__':
-    raise SystemExit(main(echo))
+    raise SystemExit(main(echo, __doc__, __spec__))

@@ -14,6 +14,7 @@ import socket
 from urllib.parse import unquote, urlsplit
 
 import tale
+from tale.examples.command_line import announce
 from tale.http import (CLOSED, NEED_DATA, Data, HTTPError, Request, RequestParser,
                        error_response, format_response)
 
@@ -181,12 +182,6 @@ class HTTPServer:
             raise HTTPError(503, 'the server is out of resources') from None
         kind = mimetypes.guess_type(path)[0] or 'application/octet-stream'
         return format_response(200, data, [('Content-Type', kind)], request=request)
-
-
-def announce(address):
-    """Print the line a caller waits for: the server now accepts clients."""
-    host, port = address
-    print(f'listening on {host}:{port}', flush=True)
 
 
 def main(argv=None):

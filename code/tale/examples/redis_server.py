@@ -13,6 +13,7 @@ import socket
 import sys
 
 import tale
+from tale.examples.command_line import announce
 from tale.examples.redis_engine import Engine
 from tale.resp import MAX_BULK, Parser, ProtocolError, error
 
@@ -82,12 +83,6 @@ async def serve(host='127.0.0.1', port=0, *, max_bulk=MAX_BULK, on_ready=None):
     async with tale.TaskGroup() as group:
         await group.spawn(purge_forever, engine)
         await tale.serve_tcp(handler, host, port, on_ready=on_ready)
-
-
-def announce(address):
-    """Print the line a caller waits for: the server now accepts clients."""
-    host, port = address
-    print(f'listening on {host}:{port}', flush=True)
 
 
 @contextlib.contextmanager
