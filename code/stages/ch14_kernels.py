@@ -153,9 +153,10 @@ class ClosureUndo(OwnContexts):
     # Files: one _File per descriptor, registered lazily, tidied before each poll.
     def _wait_file(self, task, fileobj, event):
         try:
-            file = self._files.get(fileobj if isinstance(fileobj, int) else fileobj.fileno())
-            if file is None or file.fileobj is not fileobj:     # not the same object
-                file = self._file(fileobj)                      # as last time: look closer
+            fd = fileobj if isinstance(fileobj, int) else fileobj.fileno()
+            file = self._files.get(fd)
+            if file is None or file.fileobj is not fileobj:   # not the same object
+                file = self._file(fileobj)                    # as last time: look closer
         except (AttributeError, TypeError, ValueError, OSError) as error:
             return self._refuse(task, error)    # not a file, or a closed one
         waiter = file.reader if event == READ else file.writer
