@@ -22,8 +22,9 @@ import bounded
 import tale
 import tale.kernel
 import tale.task
+import tale.timers
 
-WATCHED = {os.path.realpath(module.__file__) for module in (tale.kernel, tale.task)}
+WATCHED = {os.path.realpath(module.__file__) for module in (tale.kernel, tale.task, tale.timers)}
 
 
 def busy_program(a, b):
