@@ -26,16 +26,17 @@ ROOT = Path(__file__).resolve().parent.parent
 ON_THE_READABLE_KERNEL = [
     "tests/test_tale_kernel.py", "tests/test_tale_timeouts.py", "tests/test_tale_taskgroup.py",
     "tests/test_tale_sync.py", "tests/test_tale_queues.py", "tests/test_tale_testing.py",
-    "tests/test_tale_regressions.py", "tests/test_tale_inside.py",
-    "tests/test_tale_combinations.py", "tests/test_tale_interrupts.py",
+    "tests/test_tale_regressions.py", "tests/test_tale_combinations.py",
     "tests/test_tale_generated.py",     # random programs, with trio and asyncio as the oracle
     "book/ch09-library.md", "book/ch10-timeouts.md", "book/ch11-taskgroups.md",
     "book/ch12-sync.md", "book/ch13-testing.md", "book/ch18-outside.md", "book/ch19-inside.md",
 ]
-#: Slower ones (real processes for Ctrl-C, the suite again under instruments):
-#: `make soak-programs` runs them too (TALE_READABLE_FULL=1).
+#: Slower ones (real processes for Ctrl-C, Ctrl-C at every line of the kernel,
+#: the suite again under instruments): `make soak-programs` runs them too
+#: (TALE_READABLE_FULL=1).
 if os.environ.get("TALE_READABLE_FULL"):
-    ON_THE_READABLE_KERNEL += ["tests/test_ch18_outside.py", "tests/test_tale_inside.py"]
+    ON_THE_READABLE_KERNEL += ["tests/test_ch18_outside.py", "tests/test_tale_interrupts.py",
+                               "tests/test_tale_inside.py"]
 
 
 def test_the_library_runs_on_chapter_9s_readable_kernel():
