@@ -28,6 +28,7 @@ import importlib
 import importlib.metadata
 import inspect
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -477,11 +478,13 @@ BACKENDS.update(REJECTED)
 # -- the Part I stages (code/stages/chNN_*.py), for the switch benchmark ------------
 
 def stages() -> list[str]:
-    """The stage modules present, in chapter order."""
+    """Part I's stage modules present, in chapter order.  (The later files of
+    code/stages/ are the package's kernel in other shapes, chapter 9's and
+    chapter 14's steps: the kernel part of the benchmarks measures those.)"""
     if not os.path.isdir(STAGES):
         return []
     return sorted(f[:-3] for f in os.listdir(STAGES)
-                  if f.startswith("ch") and f.endswith(".py"))
+                  if re.fullmatch(r"ch0[1-8]_\w+\.py", f))
 
 
 def _first_param(fn):
