@@ -32,7 +32,7 @@ from pathlib import Path
 
 import pytest
 
-from tale.http import CLOSED, NEED_DATA, Data, EndOfMessage, HTTPError, Request, RequestParser
+from test_ch16_http_parser import parse     # events as tuples, or the error: (status, reason)
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS_DIR = ROOT / 'tests' / 'corpora' / 'http-parser'
@@ -173,45 +173,6 @@ def with_host(raw):
     return raw[:end] + HOST_LINE + eol + raw[end:]
 
 
-def feed(pieces, eof):
-    """Feed `pieces`; return (events, (status, reason) or None), events as tuples."""
-    parser, events = RequestParser(), []
-
-    def drain():
-        while True:
-            event = parser.next_event()
-            if event is NEED_DATA or event is CLOSED:
-                return event
-            if isinstance(event, Data):
-                assert event.data, 'an empty Data event'
-                if events and events[-1][0] == 'data':
-                    events[-1] = ('data', events[-1][1] + event.data)
-                else:
-                    events.append(('data', event.data))
-            elif isinstance(event, Request):
-                events.append(('request', event.method, event.target, event.version,
-                               tuple(event.headers), event.keep_alive, event.content_length))
-            else:
-                assert isinstance(event, EndOfMessage), event
-                events.append(('end', tuple(event.trailers)))
-
-    try:
-        for piece in pieces:
-            parser.feed(piece)
-            if drain() is CLOSED:
-                return events, None
-        if eof:
-            parser.feed(b'')
-            assert drain() is CLOSED
-    except HTTPError as error:
-        assert isinstance(error.status, int) and 400 <= error.status < 600, error.status
-        with pytest.raises(HTTPError) as again:            # the verdict sticks
-            parser.next_event()
-        assert again.value is error
-        return events, (error.status, error.reason)
-    return events, None
-
-
 def splits(raw, seed):
     """The ways the bytes are fed: whole, a byte at a time, cut in two at every
     place (as http-parser's own test_message does), and random pieces."""
@@ -233,7 +194,7 @@ def tale_verdict(vector, raw):
     # http-parser's test_simple reads the error before the end of input: an
     # incomplete request is no error.  A message of requests[] ends at EOF.
     eof = vector['source'] == 'requests[]' or vector['expect'] != 'HPE_OK'
-    verdicts = {how: feed(pieces, eof) for how, pieces in splits(raw, vector['id'])}
+    verdicts = {how: parse(pieces, eof) for how, pieces in splits(raw, vector['id'])}
     first = verdicts['whole']
     for how, verdict in verdicts.items():
         assert verdict == first, (vector['id'], how, verdict, first)
@@ -264,7 +225,7 @@ def tale_requests(events):
     requests = []
     for event in events:
         if event[0] == 'request':
-            requests.append([*event[1:4], list(event[4]), b'', *event[5:]])
+            requests.append([*event[1:4], list(event[4]), b'', *event[5:7]])
         elif event[0] == 'data':
             requests[-1][4] += event[1]
         else:
@@ -361,7 +322,7 @@ def test_the_accepted_vectors_pipelined_on_one_connection():
     stream = b''.join(raw for _, raw, _ in keep) + last[1]
     expected = [request for _, _, request in keep] + [last[2]]
     for how, pieces in splits(stream, 'pipelined'):
-        events, error = feed(pieces, eof=True)
+        events, error = parse(pieces, eof=True)
         assert error is None, (how, error)
         assert tale_requests(events) == expected, how
 
