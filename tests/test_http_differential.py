@@ -25,7 +25,8 @@ from pathlib import Path
 
 import pytest
 
-from test_http_corpus import feed, tale_requests
+from test_ch16_http_parser import parse
+from test_http_corpus import tale_requests
 
 WRAPPER = r'''
 #include "http_parser.h"
@@ -244,7 +245,7 @@ def test_a_known_request_is_read_the_same_by_both(http_parser):
                  b'abc', True),
                 ('GET', '/', '1.0', [], b'', False)]
     assert http_parser(data) == (expected, None)
-    events, error = feed([data], eof=True)
+    events, error = parse([data], eof=True)
     assert error is None
     assert [r[:6] for r in tale_requests(events)] == expected
 
@@ -255,7 +256,7 @@ def test_random_valid_requests_are_read_the_same_by_both(http_parser, seed):
     for _ in range(1000):
         data = stream(r)
         theirs, their_error = http_parser(data)
-        events, our_error = feed([data], eof=True)
+        events, our_error = parse([data], eof=True)
         ours = [request[:6] for request in tale_requests(events)]
         assert (their_error, our_error) == (None, None), data
         assert ours == theirs, data
