@@ -280,6 +280,53 @@ class LeanAdapter(MinimalAdapter):
         self.sleep = lean.sleep
 
 
+class MinimalPatchedAdapter(MinimalAdapter):
+    """``minimal`` with one patch, ``bench/patches/NAME.patch``, applied to a
+    copy of bench/minimal.py: a feature of tale added to the least loop, to
+    see what it costs there (or, for ``minimal:heap-task``, a design it does
+    without)."""
+
+    patch = "?"
+
+    def __init__(self):
+        if "minimal" in sys.modules:
+            raise Unavailable(f"{self.name} imports a patched minimal, so it runs only in "
+                              "a fresh process (bench/worker.py)")
+        copy = tempfile.mkdtemp(prefix="minimal-patched-")
+        atexit.register(shutil.rmtree, copy, True)
+        shutil.copy(os.path.join(HERE, "minimal.py"), copy)
+        patch = os.path.join(HERE, "patches", f"{self.patch}.patch")
+        proc = subprocess.run(["git", "apply", patch], cwd=copy, capture_output=True,
+                              text=True)
+        if proc.returncode != 0:
+            raise Unavailable(f"bench/patches/{self.patch}.patch no longer applies to "
+                              f"bench/minimal.py: {proc.stderr.strip().splitlines()[0]}")
+        sys.path.insert(0, copy)
+        super().__init__()
+        self.version = f"bench/minimal.py with bench/patches/{self.patch}.patch"
+
+
+class MinimalTableAdapter(MinimalPatchedAdapter):
+    """``minimal`` with a task table, a dict of every unfinished task."""
+    name, patch = "minimal+table", "minimal-table"
+
+
+class MinimalParentAdapter(MinimalPatchedAdapter):
+    """And a weak reference from each task to the task that spawned it."""
+    name, patch = "minimal+parent", "minimal-parent"
+
+
+class MinimalHandlersAdapter(MinimalPatchedAdapter):
+    """And the requests answered through a table of handlers."""
+    name, patch = "minimal+handlers", "minimal-handlers"
+
+
+class MinimalHeapTaskAdapter(MinimalPatchedAdapter):
+    """``minimal`` whose timer entries hold their task: no dictionary of armed
+    timers, and no way to cancel one (a fourth tracked object per sleeper)."""
+    name, patch = "minimal:heap-task", "minimal-heap-task"
+
+
 BACKENDS = {
     "asyncio": AsyncioAdapter,
     "uvloop": UvloopAdapter,
@@ -288,6 +335,8 @@ BACKENDS = {
     "tale": TaleAdapter,
     "minimal": MinimalAdapter,
     "lean": LeanAdapter,
+    **{cls.name: cls for cls in (MinimalTableAdapter, MinimalParentAdapter,
+                                 MinimalHandlersAdapter, MinimalHeapTaskAdapter)},
 }
 
 

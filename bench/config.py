@@ -90,7 +90,10 @@ SWITCH_VARIANTS = ["tale", "tale:generic", "tale:trap-call", "tale:async-sleep",
                    "tale:wrapped", "tale:timeout", "tale:group", "tale:virtual"]
 # Measured in the same rounds, to check chapter 14's switch targets a second time.
 SWITCH_REFERENCES = ["asyncio", "floor:sched"]
-GC_BACKENDS = ["tale", "asyncio"]
+GC_BACKENDS = ["tale", "minimal", "asyncio"]
+# Each full collection of a timers run, objects and time: the two with the same
+# three objects per sleeping task.
+COLLECTION_BACKENDS = ["tale", "minimal"]
 
 VARIANTS_FULL = {"repeats": 15, "gc_repeats": 5, "timeout": 180,
                  "switches": {"tasks": 100, "rounds": 10_000},
@@ -144,6 +147,15 @@ CHANGES = [
      "`trap_sleep` arms its timer itself instead of calling `TimerQueue.add`"),
     ("tale:no-task-table", "timers", "tale",
      "no task table and no parent link (what they cost; not a correct `tale`)"),
+    ("minimal+table", "timers", "minimal",
+     "`minimal` with a task table (what `run` needs to stop every task; a price)"),
+    ("minimal+parent", "timers", "minimal+table",
+     "and a weak link from each task to its parent (what `dump_tasks` needs; a price)"),
+    ("minimal+handlers", "timers", "minimal+parent",
+     "and its three requests answered through a table of handlers (a price)"),
+    ("minimal:heap-task", "timers", "minimal",
+     "`minimal` with each timer's heap entry holding its task: no dictionary, "
+     "and no cancelling"),
     ("lean", "timers", "minimal",
      "a task waits on its own task object, not a trap generator (`lean` against "
      "`minimal`)"),

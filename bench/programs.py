@@ -324,6 +324,34 @@ def timers_gc(B, tasks=100_000, max_ms=10.0, seed=1):
     return result
 
 
+def full_collections(B, tasks=100_000, max_ms=10.0, seed=1):
+    """The timers benchmark, noting each full collection: how many objects the
+    collector tracked when it ended, and the CPU time it took.
+
+    The count (``len(gc.get_objects())``) is taken after the collection's
+    time is read, so it is not part of that time; it is part of the run's,
+    which is why this benchmark reports no total: `timers_gc` has it.
+    """
+    full = []
+    began = []
+
+    def note(phase, info):
+        if info["generation"] != 2:
+            return
+        if phase == "start":
+            began.append(cpu())
+        else:
+            spent = cpu() - began.pop()
+            full.append([len(gc.get_objects()), spent])
+
+    gc.callbacks.append(note)
+    try:
+        timers(B, tasks=tasks, max_ms=max_ms, seed=seed)
+    finally:
+        gc.callbacks.remove(note)
+    return {"full": full}
+
+
 def tracked(B, tasks=10_000, seconds=3.0):
     """Objects the collector tracks per sleeping task, and their types.
 
@@ -366,5 +394,6 @@ BENCHMARKS = {
     "idle_cpu": idle_cpu,
     "memory": memory,
     "timers_gc": timers_gc,
+    "full_collections": full_collections,
     "tracked": tracked,
 }

@@ -5,7 +5,10 @@ rejected``).  Each change (``config.CHANGES``) is an adapter that runs tale
 with one patch from bench/patches/ applied to a copy of code/tale
 (``tale:spawn-inline``, ``tale:spawn-trap``, ``tale:timer-inline``), or a
 yardstick loop built differently (``lean``, bench/lean.py, against
-``minimal``), on the benchmark it is meant to speed up, in the same
+``minimal``), on the benchmark it is meant to speed up; and the prices of
+tale's features, each added to ``minimal`` by a patch of bench/minimal.py
+(``minimal+table``, ``minimal+parent``, ``minimal+handlers``, each with the
+ones before it) or taken out of tale (``tale:no-task-table``), on timers, in the same
 interleaved rounds as what it is compared with, every sample in a fresh
 process pinned to one CPU.  Writes rejected.json (the raw samples) and
 rejected.txt.
@@ -34,7 +37,7 @@ def plan(cfg):
 
 
 def rejected_text(data):
-    lines = ["| change, measured and not adopted | benchmark | without it: CPU time, median "
+    lines = ["| change measured (not adopted), or price | benchmark | without it: CPU time, median "
              "(min–max) | with it | time with it against without (median of the "
              "rounds) | (fastest samples) |", "|---|---|---|---|---|---|"]
     for name, bench, base_name, what in CHANGES:

@@ -10,9 +10,11 @@ CPU, repeats interleaved, medians of CPU time.  Three measurements:
    what the ``YIELD`` fast path and the shape of ``sleep`` save, and what a
    timeout scope, a task group or the virtual clock cost a switch when they
    are there but not firing.
-2. The timers benchmark on tale and asyncio with ``gc.callbacks`` timing every
-   collection: the cyclic collector's share of the run.
-3. The objects the collector tracks per sleeping task, by type.
+2. The timers benchmark on tale, ``minimal`` and asyncio with ``gc.callbacks``
+   timing every collection: the cyclic collector's share of the run.
+3. The objects the collector tracks per sleeping task, by type; and, for tale
+   and ``minimal``, each full collection of a timers run: the objects it
+   visited and the time it took.
 
 Writes variants.json (the raw samples), optimisations.txt, unused.txt,
 recheck.txt (the switch targets again, against asyncio and ladder rung 3 run in
@@ -24,11 +26,11 @@ from __future__ import annotations
 import json
 import os
 
-from config import GC_BACKENDS, SWITCH_REFERENCES, SWITCH_VARIANTS
+from config import COLLECTION_BACKENDS, GC_BACKENDS, SWITCH_REFERENCES, SWITCH_VARIANTS
 from report import cell, fmt, paired, values
 
 NAME = "variants"
-BACKEND_NAMES = SWITCH_VARIANTS + SWITCH_REFERENCES
+BACKEND_NAMES = list(dict.fromkeys(SWITCH_VARIANTS + SWITCH_REFERENCES + GC_BACKENDS))
 
 
 def plan(cfg):
@@ -36,7 +38,9 @@ def plan(cfg):
     return [([("variants", "switches", cfg["switches"], SWITCH_VARIANTS + SWITCH_REFERENCES)],
              cfg["repeats"]),
             ([("gc", "timers_gc", cfg["timers"], GC_BACKENDS),
-              ("tracked", "tracked", cfg["tracked"], GC_BACKENDS)], cfg["gc_repeats"])]
+              ("tracked", "tracked", cfg["tracked"], GC_BACKENDS),
+              ("collections", "full_collections", cfg["timers"], COLLECTION_BACKENDS)],
+             cfg["gc_repeats"])]
 
 
 # -- tables ------------------------------------------------------------------------
@@ -150,7 +154,7 @@ def gc_text(data):
         lines.append(f"| {b} | {fmt(run_s)} | {fmt(gc_s)} | {100 * gc_s / run_s:.0f} % "
                      f"| {full:g} | {fmt(full_s)} | {fmt(run_s - gc_s)} |")
     lines.append("")
-    if len(meds) == 2:
+    if "tale" in meds and "asyncio" in meds:
         (t, tg), (a, _ag) = meds["tale"], meds["asyncio"]
         lines += [f"In these runs tale is {a / t:.2f} × faster than asyncio. Four times "
                   f"faster would need tale's run to take at most {fmt(a / 4)} s; tale "
@@ -170,7 +174,45 @@ def gc_text(data):
         parts = ", ".join(f"`{k}` {round(v, 2):g}" for k, v in
                           sorted(kinds.items(), key=lambda kv: (-kv[1], kv[0])))
         lines.append(f"| {b} | {found[0]['tracked_per_task']:g} | {parts} |")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + [""] + collections_lines(data)) + "\n"
+
+
+def _median_run(data, backend):
+    """The full collections of the run whose time in them is the median, or None."""
+    runs = sorted((sum(ms for _, ms in s["result"]["full"]), s["result"]["full"])
+                  for s in data["samples"] if s["group"] == "collections"
+                  and s["backend"] == backend and "full" in s["result"])
+    return runs[(len(runs) - 1) // 2][1] if runs else None
+
+
+def collections_lines(data):
+    """Each full collection of one timers run: objects tracked, CPU time."""
+    runs = {b: _median_run(data, b) for b in COLLECTION_BACKENDS}
+    head = " | ".join(f"{b}: objects tracked | {b}: CPU ms | {b}: ns per object"
+                      for b in COLLECTION_BACKENDS)
+    lines = ["**Each full collection of one timers run** (of each loop, the run whose "
+             "full collections took the median time; objects tracked when it ended)", "",
+             f"| collection | {head} |", "|---" * (1 + 3 * len(COLLECTION_BACKENDS)) + "|"]
+    for i in range(max((len(r) for r in runs.values() if r), default=0)):
+        cells = []
+        for b in COLLECTION_BACKENDS:
+            run = runs[b]
+            if run is None or i >= len(run):
+                cells.append("– | – | –")
+                continue
+            objects, seconds = run[i]
+            cells.append(f"{objects:,} | {seconds * 1e3:.1f} | {seconds * 1e9 / objects:.0f}")
+        lines.append(f"| {i + 1} | {' | '.join(cells)} |")
+    if len(lines) == 4:
+        lines.append("| (no full collection in these runs) |" + " |" * 3 * len(COLLECTION_BACKENDS))
+    totals = []
+    for b in COLLECTION_BACKENDS:
+        run = runs[b]
+        if run:
+            totals.append(f"{b} {sum(s for _, s in run) * 1e3:.0f} ms in {len(run)}")
+    if totals:
+        lines += ["", "In all: " + "; ".join(totals) + "."]
+    return lines
 
 
 def header_text(data):

@@ -287,6 +287,30 @@ def test_each_rejected_change_runs_tale_with_its_patch_applied(name):
     assert changed in source
 
 
+@pytest.mark.parametrize("name, added", [
+    ("minimal+table", ["tasks[child] = None", "del tasks[task]"]),
+    ("minimal+parent", ["del tasks[task]", "child.parent = weakref.ref(task)"]),
+    ("minimal+handlers", ["del tasks[task]", "child.parent = weakref.ref(task)",
+                          'handlers = {"sleep": trap_sleep']),
+    ("minimal:heap-task", ["heapq.heappop(timers)[2]"])])
+def test_each_price_runs_minimal_with_its_patch_applied(name, added):
+    """The features added to `minimal` one by one (each with the ones before
+    it), and the timers without cancelling: in a fresh process, the patched
+    loop runs both benchmarks, and it is the patched source that runs."""
+    assert "error" not in worker(name, "spawn_join", '{"tasks": 50}')
+    result = worker(name, "timers", '{"tasks": 50, "max_ms": 20.0}')
+    assert result["seconds"] >= result["longest_sleep"] > 0.015
+    out = subprocess.run(
+        [sys.executable, "-c", f"import sys, inspect; sys.path[:0] = {[str(BENCH)]!r}; "
+         f"import adapters; adapters.load({name!r}); import minimal; "
+         "print(minimal.__file__); print(inspect.getsource(minimal))"],
+        capture_output=True, text=True, timeout=60, check=True).stdout
+    assert "minimal-patched-" in out.splitlines()[0]
+    assert all(line in out for line in added), name
+    plain = (BENCH / "minimal.py").read_text()
+    assert not any(line in plain for line in added)
+
+
 @pytest.mark.parametrize("name, slot, spawn_calls", [
     ("tale:step4", "_shield", "_coroutine(corofunc, args"),     # a stage class, patched
     ("tale:step5", "_shield", "_coroutine(corofunc, args"),     # before steps 6 and 7
