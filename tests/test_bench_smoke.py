@@ -147,7 +147,8 @@ def test_variants_smoke_runs_every_variant_and_writes_its_tables(smoke):
     ran = {(s["group"], s["backend"]) for s in data["samples"] if "error" not in s["result"]}
     switched = config.SWITCH_VARIANTS + config.SWITCH_REFERENCES
     assert ran == ({("variants", v) for v in switched}
-                   | {(g, b) for g in ("gc", "tracked") for b in ("tale", "asyncio")})
+                   | {(g, b) for g in ("gc", "tracked") for b in ("tale", "minimal", "asyncio")}
+                   | {("collections", b) for b in ("tale", "minimal")})
     for s in data["samples"]:
         if s["group"] == "variants":
             p = s["params"]
@@ -164,6 +165,20 @@ def test_variants_smoke_runs_every_variant_and_writes_its_tables(smoke):
     assert "| asyncio |" in (tmp_path / "recheck.txt").read_text()
     gc_table = (tmp_path / "gc_timers.txt").read_text()
     assert "| tale |" in gc_table and "| asyncio |" in gc_table and "not run" not in gc_table
+
+
+def test_the_table_of_full_collections_shows_the_median_run_of_each_loop():
+    import variants
+    def run(backend, full):
+        return {"group": "collections", "backend": backend, "result": {"full": full}}
+    data = {"samples": [run("tale", [[100_000, 0.030], [200_000, 0.070]]),
+                        run("tale", [[100_000, 0.020], [200_000, 0.050]]),    # the median
+                        run("tale", [[100_000, 0.010], [200_000, 0.020]]),
+                        run("minimal", [[90_000, 0.009]])]}
+    lines = variants.collections_lines(data)
+    assert lines[4] == "| 1 | 100,000 | 20.0 | 200 | 90,000 | 9.0 | 100 |"
+    assert lines[5] == "| 2 | 200,000 | 50.0 | 250 | – | – | – |"
+    assert lines[-1] == "In all: tale 70 ms in 2; minimal 9 ms in 1."
 
 
 def test_kernel_steps_smoke_runs_every_step_and_writes_its_table(smoke):
