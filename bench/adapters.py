@@ -321,6 +321,11 @@ class MinimalHandlersAdapter(MinimalPatchedAdapter):
     name, patch = "minimal+handlers", "minimal-handlers"
 
 
+class MinimalFieldsAdapter(MinimalPatchedAdapter):
+    """And a task of as many fields as tale's, the ones minimal lacks unused."""
+    name, patch = "minimal+fields", "minimal-fields"
+
+
 class MinimalHeapTaskAdapter(MinimalPatchedAdapter):
     """``minimal`` whose timer entries hold their task: no dictionary of armed
     timers, and no way to cancel one (a fourth tracked object per sleeper)."""
@@ -336,7 +341,8 @@ BACKENDS = {
     "minimal": MinimalAdapter,
     "lean": LeanAdapter,
     **{cls.name: cls for cls in (MinimalTableAdapter, MinimalParentAdapter,
-                                 MinimalHandlersAdapter, MinimalHeapTaskAdapter)},
+                                 MinimalHandlersAdapter, MinimalFieldsAdapter,
+                                 MinimalHeapTaskAdapter)},
 }
 
 

@@ -153,6 +153,8 @@ CHANGES = [
      "and a weak link from each task to its parent (what `dump_tasks` needs; a price)"),
     ("minimal+handlers", "timers", "minimal+parent",
      "and its three requests answered through a table of handlers (a price)"),
+    ("minimal+fields", "timers", "minimal+handlers",
+     "and a task of fourteen fields, as many as `tale`'s (a price)"),
     ("minimal:heap-task", "timers", "minimal",
      "`minimal` with each timer's heap entry holding its task: no dictionary, "
      "and no cancelling"),

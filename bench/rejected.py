@@ -7,8 +7,8 @@ with one patch from bench/patches/ applied to a copy of code/tale
 yardstick loop built differently (``lean``, bench/lean.py, against
 ``minimal``), on the benchmark it is meant to speed up; and the prices of
 tale's features, each added to ``minimal`` by a patch of bench/minimal.py
-(``minimal+table``, ``minimal+parent``, ``minimal+handlers``, each with the
-ones before it) or taken out of tale (``tale:no-task-table``), on timers, in the same
+(``minimal+table``, ``minimal+parent``, ``minimal+handlers``,
+``minimal+fields``, each with the ones before it) or taken out of tale (``tale:no-task-table``), on timers, in the same
 interleaved rounds as what it is compared with, every sample in a fresh
 process pinned to one CPU.  Writes rejected.json (the raw samples) and
 rejected.txt.

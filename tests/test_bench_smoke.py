@@ -307,6 +307,7 @@ def test_each_rejected_change_runs_tale_with_its_patch_applied(name):
     ("minimal+parent", ["del tasks[task]", "child.parent = weakref.ref(task)"]),
     ("minimal+handlers", ["del tasks[task]", "child.parent = weakref.ref(task)",
                           'handlers = {"sleep": trap_sleep']),
+    ("minimal+fields", ['handlers = {"sleep": trap_sleep', "self.retrieved = False"]),
     ("minimal:heap-task", ["heapq.heappop(timers)[2]"])])
 def test_each_price_runs_minimal_with_its_patch_applied(name, added):
     """The features added to `minimal` one by one (each with the ones before
@@ -430,3 +431,23 @@ def test_compare_tool_runs_backends_side_by_side_from_two_trees():
     bad = subprocess.run([sys.executable, str(BENCH / "run.py"), "--tool", "compare",
                           "--bench", "nope"], capture_output=True, text=True, timeout=60)
     assert bad.returncode != 0 and "unknown benchmark nope" in bad.stderr
+
+
+def test_in_the_timers_benchmark_main_seldom_waits_to_join(monkeypatch):
+    """Chapter 14: the join path costs the timers benchmark next to nothing.
+    main joins in spawn order; once the first task it joins has woken, the
+    tasks with shorter sleeps have woken too, so nearly every join finds its
+    task done, and `Task.join` returns without a request.  Counted here: the
+    join requests that reach the kernel, each of which waits."""
+    import programs
+    from tale.kernel import Kernel
+    waited = []
+    plain = Kernel.trap_join
+
+    def counting(self, task, request):
+        waited.append(request[1])
+        return plain(self, task, request)
+    monkeypatch.setattr(Kernel, "trap_join", counting)
+    programs.timers(adapters.load("tale"), tasks=20_000)
+    assert 1 <= len(waited) <= 10, len(waited)      # the first join at least must wait
+    assert len(set(waited)) == len(waited)
