@@ -230,7 +230,7 @@ def test_random_workloads_leave_nothing_behind(seed):
                         await cond.wait_for(lambda: state['put'] > n)
                 else:
                     await tale.sleep(rng.random() * 3)
-            k.check_invariants()
+            k.check_invariants(from_task=True)
 
     async def main():
         lock, sem, q = tale.Lock(), tale.Semaphore(2), tale.Queue(maxsize=2)

@@ -477,7 +477,7 @@ def test_cancel_a_sleeping_task_and_its_timer_goes():
         assert task.state == 'waiting (sleep)'
         await task.cancel()
         assert task.cancelled() and task.state == 'cancelled'
-        k.check_invariants()
+        k.check_invariants(from_task=True)
         return tale.clock(), live_timers(k)
     assert k.run(main) == (1.0, 0)
 
@@ -561,10 +561,10 @@ def test_reader_and_writer_share_a_socket_and_cancel_unregisters():
             r = await tale.spawn(tale.wait_readable, a)
             await tale.sleep(0)
             await tale.wait_writable(a)        # same socket, other direction
-            k.check_invariants()
+            k.check_invariants(from_task=True)
             assert r.state.startswith('waiting (read on <socket')
             await r.cancel()
-            k.check_invariants()
+            k.check_invariants(from_task=True)
             return len(k._selector.get_map())
     assert k.run(main) == 0
 
@@ -575,7 +575,7 @@ def test_invariants_hold_after_every_tick():
 
     async def watcher():
         while True:
-            k.check_invariants()
+            k.check_invariants(from_task=True)
             checks.append(tale.clock())
             await tale.sleep(0.5)
 
@@ -640,7 +640,7 @@ def test_check_invariants_catches_a_broken_rule():
     async def main():
         task = await tale.spawn(sleeper)
         await tale.sleep(0)
-        k.check_invariants()                 # a sleeping task: all is well
+        k.check_invariants(from_task=True)                 # a sleeping task: all is well
         breakages = [
             ('sleep', lambda: setattr(task, '_waiting', 'something else'),
              lambda: setattr(task, '_waiting', 'sleep')),
@@ -652,11 +652,11 @@ def test_check_invariants_catches_a_broken_rule():
         for name, spoil, mend in breakages:
             spoil()
             try:
-                k.check_invariants()
+                k.check_invariants(from_task=True)
             except AssertionError:
                 caught.append(name)
             mend()
-        k.check_invariants()
+        k.check_invariants(from_task=True)
         await task.cancel()
     k.run(main)
     assert caught == ['sleep', 'armed', 'io_waits']
@@ -706,7 +706,7 @@ def test_a_reader_that_waits_again_keeps_its_registration():
         for message in (b'one', b'two', b'three'):
             await tale.sleep(0.001)
             sock.send(message)
-            k.check_invariants()
+            k.check_invariants(from_task=True)
 
     async def main():
         a, b = socket.socketpair()

@@ -126,7 +126,7 @@ class OwnContexts(Kernel):
                         raise RuntimeError(f'tale: internal error answering '
                                            f'{request[0]!r} for {task!r}') from error
             if debug:                       # and, when debugging, check
-                self.check_invariants(between_ticks=True)
+                self.check_invariants()
 
     def trap_spawn(self, task, request):
         _, coro, daemon = request
@@ -206,7 +206,7 @@ class ReadableTick(ClosureUndo):
         self.expire_timers()
         self.run_batch()
         if self.debug:                      # and, when debugging, check
-            self.check_invariants(between_ticks=True)
+            self.check_invariants()
 
     def poll_timeout(self):
         """Step 1: how long the poll may block (None: without limit)."""

@@ -338,7 +338,7 @@ class Kernel:
                     self._claim_blank(task)
                     return True         # and the loop goes on in a new blank one
             if debug:                       # and, when debugging, check
-                self.check_invariants(between_ticks=True)
+                self.check_invariants()
 
     # Tasks begin, end, wake and are cancelled.
     def _new_task(self, coro, daemon, context):
@@ -684,12 +684,12 @@ class Kernel:
         self._interrupted = False
         raise KeyboardInterrupt
 
-    def check_invariants(self, between_ticks=False):
-        """Assert the rules written next to the kernel's data (debug mode, tests).
-
-        Called from a task, the task running is neither queued nor waiting.
-        """
-        assert not (between_ticks and len(self._blank))            # nobody's variables
+    def check_invariants(self, from_task=False):
+        """Assert the rules written next to the kernel's data, as they hold
+        between ticks (debug mode checks them after every tick).  A test may
+        call it `from_task`, during a step: the task running is then neither
+        queued nor waiting."""
+        assert from_task or not len(self._blank)                   # nobody's variables
         self._timers.check()
         assert all(task._waiting == 'sleep' and task._undo is not None  # a sleep's
                    for _, task, exc in self._timers.live() if exc is None)  # task sleeps
@@ -698,7 +698,7 @@ class Kernel:
         assert all(t._undo is None and not t._done for t in ready)
         loose = [t for t in self._tasks if (t in ready) == (t._undo is not None)]
         assert all(not t._done for t in self._tasks) and not ready & set(loose)
-        assert len(loose) <= (0 if between_ticks else 1)    # else queued, or waiting
+        assert len(loose) <= (1 if from_task else 0)        # else queued, or waiting
         assert self._live == sum(not t.daemon for t in self._tasks)
         assert self._daemons <= self._tasks.keys()
         waiting = [t for f in self._files.values() for t in (f.reader, f.writer) if t]
