@@ -154,7 +154,7 @@ CHANGES = [
     ("minimal+handlers", "timers", "minimal+parent",
      "and its three requests answered through a table of handlers (a price)"),
     ("minimal+fields", "timers", "minimal+handlers",
-     "and a task of fourteen fields, as many as `tale`'s (a price)"),
+     "and a task of thirteen fields, as many as `tale`'s (a price)"),
     ("minimal:heap-task", "timers", "minimal",
      "`minimal` with each timer's heap entry holding its task: no dictionary, "
      "and no cancelling"),

@@ -307,7 +307,7 @@ def test_each_rejected_change_runs_tale_with_its_patch_applied(name):
     ("minimal+parent", ["del tasks[task]", "child.parent = weakref.ref(task)"]),
     ("minimal+handlers", ["del tasks[task]", "child.parent = weakref.ref(task)",
                           'handlers = {"sleep": trap_sleep']),
-    ("minimal+fields", ['handlers = {"sleep": trap_sleep', "self.retrieved = False"]),
+    ("minimal+fields", ['handlers = {"sleep": trap_sleep', "self.waiting = None"]),
     ("minimal:heap-task", ["heapq.heappop(timers)[2]"])])
 def test_each_price_runs_minimal_with_its_patch_applied(name, added):
     """The features added to `minimal` one by one (each with the ones before

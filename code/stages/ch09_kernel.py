@@ -392,13 +392,13 @@ class Kernel:
 
     def _report_unretrieved(self):
         for task in list(self._unjoined):
-            if not task._retrieved and task._report is not None:
+            if task._report is not None:
                 report, task._report = task._report, None
                 report()                    # now, rather than when it is released
 
     def _deadlock(self):
         stuck = list(self._tasks)
-        failed = [t for t in self._unjoined if not t._retrieved]
+        failed = [t for t in self._unjoined if t._report is not None]
         lines = ['deadlock: no task can ever run again.  Waiting:']
         lines += task_tree(self, indent='  ')      # as dump_tasks() draws it (ch. 19)
         if failed or self._lost:

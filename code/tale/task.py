@@ -54,7 +54,6 @@ class Task:
         '_result',       # kernel: its return value
         '_exception',    # kernel: the exception that ended it, or None
         '_joiners',      # kernel: list of tasks blocked in join() on it, or None
-        '_retrieved',    # True once someone has seen its outcome
         '_rare',         # the seldom used fields (properties below), or None
         '_parent',       # kernel: a weak reference to the task that spawned it, or None
         '_context',      # the contextvars.Context its steps run in; None: the
@@ -75,7 +74,6 @@ class Task:
         self._result = None
         self._exception = None
         self._joiners = None
-        self._retrieved = False
         self._parent = None
         self._rare = None
         self._context = context
@@ -163,7 +161,6 @@ class Task:
         return self._exception
 
     def _mark_retrieved(self):
-        self._retrieved = True
         report = self._report
         if report is not None:          # somebody saw the error: no report
             self._report = None
