@@ -280,6 +280,30 @@ class LeanAdapter(MinimalAdapter):
         self.sleep = lean.sleep
 
 
+def _import_patched(adapter, module, source, copy_source):
+    """Put a copy of `source`, with ``bench/patches/<adapter.patch>.patch``
+    applied, first on the import path, so that `module` is imported from it.
+
+    The patch is applied afresh each time, so that a change of the source
+    either carries the patch along or makes the backend unavailable, with
+    the reason.  Only in a fresh process: `module` must not be imported yet.
+    """
+    if module in sys.modules:
+        raise Unavailable(f"{adapter.name} imports a patched {module}, so it runs only "
+                          f"in a fresh process (bench/worker.py), before {module} is "
+                          "imported")
+    copy = tempfile.mkdtemp(prefix=f"{module}-patched-")
+    atexit.register(shutil.rmtree, copy, True)
+    copy_source(copy)
+    patch = os.path.join(HERE, "patches", f"{adapter.patch}.patch")
+    proc = subprocess.run(["git", "apply", patch], cwd=copy, capture_output=True,
+                          text=True)
+    if proc.returncode != 0:
+        raise Unavailable(f"bench/patches/{adapter.patch}.patch no longer applies to "
+                          f"{source}: {proc.stderr.strip().splitlines()[0]}")
+    sys.path.insert(0, copy)
+
+
 class MinimalPatchedAdapter(MinimalAdapter):
     """``minimal`` with one patch, ``bench/patches/NAME.patch``, applied to a
     copy of bench/minimal.py: a feature of tale added to the least loop, to
@@ -289,19 +313,8 @@ class MinimalPatchedAdapter(MinimalAdapter):
     patch = "?"
 
     def __init__(self):
-        if "minimal" in sys.modules:
-            raise Unavailable(f"{self.name} imports a patched minimal, so it runs only in "
-                              "a fresh process (bench/worker.py)")
-        copy = tempfile.mkdtemp(prefix="minimal-patched-")
-        atexit.register(shutil.rmtree, copy, True)
-        shutil.copy(os.path.join(HERE, "minimal.py"), copy)
-        patch = os.path.join(HERE, "patches", f"{self.patch}.patch")
-        proc = subprocess.run(["git", "apply", patch], cwd=copy, capture_output=True,
-                              text=True)
-        if proc.returncode != 0:
-            raise Unavailable(f"bench/patches/{self.patch}.patch no longer applies to "
-                              f"bench/minimal.py: {proc.stderr.strip().splitlines()[0]}")
-        sys.path.insert(0, copy)
+        _import_patched(self, "minimal", "bench/minimal.py",
+                        lambda copy: shutil.copy(os.path.join(HERE, "minimal.py"), copy))
         super().__init__()
         self.version = f"bench/minimal.py with bench/patches/{self.patch}.patch"
 
@@ -482,19 +495,8 @@ class TalePatchedAdapter(TaleAdapter):
     patch = "?"
 
     def __init__(self):
-        if "tale" in sys.modules:
-            raise Unavailable(f"{self.name} imports a patched tale, so it runs only in a "
-                              "fresh process (bench/worker.py), before tale is imported")
-        copy = tempfile.mkdtemp(prefix="tale-patched-")
-        atexit.register(shutil.rmtree, copy, True)
-        shutil.copytree(os.path.join(CODE, "tale"), os.path.join(copy, "tale"))
-        patch = os.path.join(HERE, "patches", f"{self.patch}.patch")
-        proc = subprocess.run(["git", "apply", patch], cwd=copy, capture_output=True,
-                              text=True)
-        if proc.returncode != 0:
-            raise Unavailable(f"bench/patches/{self.patch}.patch no longer applies to "
-                              f"code/tale: {proc.stderr.strip().splitlines()[0]}")
-        sys.path.insert(0, copy)
+        _import_patched(self, "tale", "code/tale", lambda copy: shutil.copytree(
+            os.path.join(CODE, "tale"), os.path.join(copy, "tale")))
         super().__init__()
         self.version = f"tale with bench/patches/{self.patch}.patch"
 
