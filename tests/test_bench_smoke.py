@@ -282,6 +282,16 @@ def worker(*args):
     return json.loads(proc.stdout)
 
 
+def after_loading(name, code):
+    """What `code` prints in a fresh process once adapter `name` is loaded (a
+    patched backend puts its copy first on the import path when it loads)."""
+    return subprocess.run(
+        [sys.executable, "-c", f"import sys, inspect; sys.path[:0] = "
+         f"{[str(BENCH), str(ROOT / 'code')]!r}; import adapters; "
+         f"adapters.load({name!r}); {code}"],
+        capture_output=True, text=True, timeout=60, check=True).stdout
+
+
 @pytest.mark.parametrize("name", sorted(adapters.REJECTED))
 def test_each_rejected_change_runs_tale_with_its_patch_applied(name):
     """In a fresh process: the patched tale spawns, joins and sleeps (the
@@ -289,12 +299,10 @@ def test_each_rejected_change_runs_tale_with_its_patch_applied(name):
     assert "error" not in worker(name, "spawn_join", '{"tasks": 50}')
     result = worker(name, "timers", '{"tasks": 50, "max_ms": 20.0}')
     assert result["seconds"] >= result["longest_sleep"] > 0.015
-    source = subprocess.run(
-        [sys.executable, "-c", f"import sys, inspect; sys.path[:0] = {[str(BENCH), str(ROOT / 'code')]!r}; "
-         f"import adapters; adapters.load({name!r}); import tale.kernel, tale.traps; "
-         "print(tale.__file__); print(inspect.getsource(tale.kernel.Kernel.trap_spawn)"
-         " + inspect.getsource(tale.kernel.Kernel.trap_sleep) + inspect.getsource(tale.traps.spawn))"],
-        capture_output=True, text=True, timeout=60, check=True).stdout
+    source = after_loading(name, "import tale.kernel, tale.traps; print(tale.__file__); "
+                           "print(inspect.getsource(tale.kernel.Kernel.trap_spawn)"
+                           " + inspect.getsource(tale.kernel.Kernel.trap_sleep)"
+                           " + inspect.getsource(tale.traps.spawn))")
     assert "tale-patched-" in source.splitlines()[0]
     changed = {"tale:spawn-inline": "self._live += 1", "tale:spawn-trap": "(yield ('spawn'",
                "tale:timer-inline": "heapq.heappush(timers.heap",
@@ -316,11 +324,8 @@ def test_each_price_runs_minimal_with_its_patch_applied(name, added):
     assert "error" not in worker(name, "spawn_join", '{"tasks": 50}')
     result = worker(name, "timers", '{"tasks": 50, "max_ms": 20.0}')
     assert result["seconds"] >= result["longest_sleep"] > 0.015
-    out = subprocess.run(
-        [sys.executable, "-c", f"import sys, inspect; sys.path[:0] = {[str(BENCH)]!r}; "
-         f"import adapters; adapters.load({name!r}); import minimal; "
-         "print(minimal.__file__); print(inspect.getsource(minimal))"],
-        capture_output=True, text=True, timeout=60, check=True).stdout
+    out = after_loading(name, "import minimal; print(minimal.__file__); "
+                              "print(inspect.getsource(minimal))")
     assert "minimal-patched-" in out.splitlines()[0]
     assert all(line in out for line in added), name
     plain = (BENCH / "minimal.py").read_text()
@@ -336,11 +341,8 @@ def test_each_kernel_step_runs_the_task_and_spawn_of_its_step(name, slot, spawn_
     """Steps 6 and 7 change task.py and traps.py: the kernels before them run
     tale with those steps undone by a patch, in a fresh process."""
     assert "error" not in worker(name, "spawn_join", '{"tasks": 50}')
-    out = subprocess.run(
-        [sys.executable, "-c", f"import sys, inspect; sys.path[:0] = {[str(BENCH), str(ROOT / 'code')]!r}; "
-         f"import adapters; adapters.load({name!r}); import tale.task, tale.traps; "
-         "print(tale.task.Task.__slots__); print(inspect.getsource(tale.traps.spawn))"],
-        capture_output=True, text=True, timeout=60, check=True).stdout
+    out = after_loading(name, "import tale.task, tale.traps; print(tale.task.Task.__slots__); "
+                              "print(inspect.getsource(tale.traps.spawn))")
     slots, spawn = out.split("\n", 1)
     assert f"'{slot}'" in slots and spawn_calls in spawn
     assert ("'_rare'" in slots) == (slot == "_rare")
